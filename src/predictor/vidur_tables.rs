@@ -1,0 +1,1 @@
+//! Vidur's cached prediction tables (being written).
