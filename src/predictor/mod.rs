@@ -2,7 +2,7 @@
 
 pub mod vidur_tables;
 
-pub use vidur_tables::VidurTablesPredictor;
+
 
 /// One batch member as the predictor sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
