@@ -2,6 +2,8 @@
 
 pub mod vidur_tables;
 
+pub use vidur_tables::{VidurTablesOptions, VidurTablesPredictor};
+
 
 
 /// One batch member as the predictor sees it.

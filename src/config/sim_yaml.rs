@@ -1,0 +1,1 @@
+//! Our simulation YAML (being written).

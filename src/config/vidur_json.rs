@@ -1,0 +1,254 @@
+//! Read Vidur's own `config.json` dump (the nested dataclass dump Vidur writes next to its
+//! outputs, as in `../shared/conformance/cases/*/config.json`) and map it onto our types.
+//! Running from it implies `--compat vidur`.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use super::ConfigError;
+use crate::catalog::{DeviceSpec, ModelSpec, NodeSpec};
+use crate::predictor::VidurTablesOptions;
+use crate::sim::{Compat, MetricsOptions, RouterKind, SchedulerConfig, SchedulerKind, SimConfig};
+use crate::workload::{IntervalConfig, LengthConfig, SyntheticConfig, TraceReplayConfig, WorkloadConfig};
+
+/// A Vidur run as read from its config.json.
+#[derive(Debug, Clone)]
+pub struct VidurRun {
+    /// Engine configuration (compat = vidur).
+    pub sim: SimConfig,
+    /// The request generator.
+    pub workload: WorkloadConfig,
+    /// Predictor knobs that shape table lookups.
+    pub predictor: VidurTablesOptions,
+    /// Folder relative trace paths resolve against.
+    pub base_dir: PathBuf,
+}
+
+struct Reader<'a> {
+    path: &'a Path,
+}
+
+impl Reader<'_> {
+    fn get<'v>(&self, v: &'v Value, field: &str) -> Result<&'v Value, ConfigError> {
+        let mut cur = v;
+        for part in field.split('.') {
+            cur = cur
+                .get(part)
+                .ok_or_else(|| ConfigError::invalid(self.path, format!("missing field '{field}'")))?;
+        }
+        Ok(cur)
+    }
+    fn u32(&self, v: &Value, field: &str) -> Result<u32, ConfigError> {
+        let x = self.get(v, field)?;
+        x.as_u64()
+            .or_else(|| x.as_f64().filter(|f| f.fract() == 0.0 && *f >= 0.0).map(|f| f as u64))
+            .and_then(|u| u32::try_from(u).ok())
+            .ok_or_else(|| ConfigError::invalid(self.path, format!("field '{field}': expected a non-negative integer, found {x}")))
+    }
+    fn f64(&self, v: &Value, field: &str) -> Result<f64, ConfigError> {
+        let x = self.get(v, field)?;
+        x.as_f64().ok_or_else(|| ConfigError::invalid(self.path, format!("field '{field}': expected a number, found {x}")))
+    }
+    fn opt_f64(&self, v: &Value, field: &str, default: f64) -> Result<f64, ConfigError> {
+        match self.get(v, field) {
+            Ok(Value::Null) | Err(_) => Ok(default),
+            Ok(_) => self.f64(v, field),
+        }
+    }
+    fn bool(&self, v: &Value, field: &str) -> Result<bool, ConfigError> {
+        let x = self.get(v, field)?;
+        x.as_bool().ok_or_else(|| ConfigError::invalid(self.path, format!("field '{field}': expected true or false, found {x}")))
+    }
+    fn str<'v>(&self, v: &'v Value, field: &str) -> Result<&'v str, ConfigError> {
+        let x = self.get(v, field)?;
+        x.as_str().ok_or_else(|| ConfigError::invalid(self.path, format!("field '{field}': expected a string, found {x}")))
+    }
+}
+
+/// Load a Vidur `config.json`. `trace` overrides the trace file it names (Vidur records the
+/// path as given on its command line, which rarely exists elsewhere).
+pub fn load(path: &Path, trace: Option<&Path>) -> Result<VidurRun, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io { path: path.to_path_buf(), source })?;
+    let root: Value = serde_json::from_str(&text)
+        .map_err(|e| ConfigError::invalid(path, format!("line {} column {}: invalid JSON: {e}", e.line(), e.column())))?;
+    let rd = Reader { path };
+    let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+
+    let rc = rd.get(&root, "cluster_config.replica_config")?;
+    let mc = rd.get(rc, "model_config")?;
+    let model = ModelSpec {
+        name: rd.str(rc, "model_name")?.to_string(),
+        num_layers: rd.u32(mc, "num_layers")?,
+        num_q_heads: rd.u32(mc, "num_q_heads")?,
+        num_kv_heads: rd.u32(mc, "num_kv_heads")?,
+        embedding_dim: rd.u32(mc, "embedding_dim")?,
+        mlp_hidden_dim: rd.u32(mc, "mlp_hidden_dim")?,
+        max_position_embeddings: rd.u32(mc, "max_position_embeddings")?,
+        use_gated_mlp: rd.bool(mc, "use_gated_mlp")?,
+        post_attn_norm: rd.bool(mc, "post_attn_norm")?,
+        vocab_size: rd.u32(mc, "vocab_size")?,
+        tie_word_embeddings: false,
+    };
+    if model.num_q_heads == 0 || model.num_layers == 0 || model.embedding_dim == 0 {
+        return Err(ConfigError::invalid(path, "field 'cluster_config.replica_config.model_config': num_layers, num_q_heads and embedding_dim must be positive"));
+    }
+    let dc = rd.get(rc, "device_config")?;
+    let device = DeviceSpec {
+        name: rd.str(dc, "name")?.to_string(),
+        fp16_tflops: rd.f64(dc, "fp16_tflops")?,
+        total_memory_gb: rd.f64(dc, "total_memory_gb")?,
+    };
+    let nc = rd.get(rc, "node_config")?;
+    let node = NodeSpec { name: rd.str(nc, "name")?.to_string(), num_devices_per_node: rd.u32(nc, "num_devices_per_node")? };
+
+    let sc = rd.get(&root, "cluster_config.replica_scheduler_config")?;
+    let sname = rd.str(sc, "name")?;
+    let kind = match sname {
+        "vllm" => SchedulerKind::Vllm,
+        "orca" => SchedulerKind::Orca,
+        "sarathi" => SchedulerKind::Sarathi,
+        "lightllm" => SchedulerKind::Lightllm,
+        "faster_transformer" => SchedulerKind::FasterTransformer,
+        other => {
+            return Err(ConfigError::invalid(
+                path,
+                format!("field 'cluster_config.replica_scheduler_config.name': unknown scheduler '{other}' (expected vllm, orca, sarathi, lightllm or faster_transformer)"),
+            ))
+        }
+    };
+    let mut scheduler = SchedulerConfig::new(kind);
+    scheduler.batch_size_cap = rd.u32(sc, "batch_size_cap")?;
+    scheduler.block_size = rd.u32(sc, "block_size")?;
+    scheduler.watermark_blocks_fraction = rd.f64(sc, "watermark_blocks_fraction")?;
+    scheduler.num_blocks = match rd.get(sc, "num_blocks")? {
+        Value::Null => None,
+        _ => Some(rd.u32(sc, "num_blocks")? as u64),
+    };
+    match kind {
+        SchedulerKind::Sarathi => scheduler.chunk_size = Some(rd.u32(sc, "chunk_size")?),
+        SchedulerKind::Vllm => scheduler.max_tokens_in_batch = Some(rd.u32(sc, "max_tokens_in_batch")?),
+        SchedulerKind::Lightllm => {
+            scheduler.max_tokens_in_batch = Some(rd.u32(sc, "max_tokens_in_batch")?);
+            scheduler.max_waiting_iters = Some(rd.u32(sc, "max_waiting_iters")?);
+        }
+        _ => {}
+    }
+
+    let router = match rd.str(&root, "cluster_config.global_scheduler_config.name")? {
+        "round_robin" => RouterKind::RoundRobin,
+        "lor" => RouterKind::Lor,
+        "random" => RouterKind::Random,
+        other => {
+            return Err(ConfigError::invalid(
+                path,
+                format!("field 'cluster_config.global_scheduler_config.name': unknown router '{other}' (expected round_robin, lor or random)"),
+            ))
+        }
+    };
+
+    let workload = read_workload(&rd, rd.get(&root, "request_generator_config")?, trace)?;
+    let pc = rd.get(&root, "execution_time_predictor_config")?;
+    let predictor = VidurTablesOptions {
+        kv_cache_prediction_granularity: rd.u32(pc, "kv_cache_prediction_granularity")?,
+        attention_decode_batching_overhead_fraction: rd.f64(pc, "attention_decode_batching_overhead_fraction")?,
+        attention_prefill_batching_overhead_fraction: rd.f64(pc, "attention_prefill_batching_overhead_fraction")?,
+        nccl_cpu_launch_overhead_ms: rd.f64(pc, "nccl_cpu_launch_overhead_ms")?,
+        nccl_cpu_skew_overhead_per_device_ms: rd.f64(pc, "nccl_cpu_skew_overhead_per_device_ms")?,
+    };
+    if !rd.bool(pc, "skip_cpu_overhead_modeling")? {
+        return Err(ConfigError::invalid(
+            path,
+            "field 'execution_time_predictor_config.skip_cpu_overhead_modeling': CPU-overhead modeling is not supported (Vidur ships no cpu_overheads data); set it to true",
+        ));
+    }
+    let mcfg = root.get("metrics_config");
+    let flag = |k: &str, d: bool| mcfg.and_then(|m| m.get(k)).and_then(Value::as_bool).unwrap_or(d);
+    let time_limit = rd.opt_f64(&root, "time_limit", 0.0)?;
+    let sim = SimConfig {
+        model,
+        device,
+        node,
+        tensor_parallel_size: rd.u32(rc, "tensor_parallel_size")?,
+        num_pipeline_stages: rd.u32(rc, "num_pipeline_stages")?,
+        num_replicas: rd.u32(&root, "cluster_config.num_replicas")?,
+        memory_margin_fraction: rd.f64(rc, "memory_margin_fraction")?,
+        max_tokens: workload.max_tokens(),
+        scheduler,
+        router,
+        seed: rd.get(&root, "seed")?.as_u64().unwrap_or(42),
+        // Vidur: 0 means no limit.
+        time_limit_s: (time_limit > 0.0).then_some(time_limit),
+        compat: Compat::Vidur,
+        metrics: MetricsOptions {
+            chrome_trace: flag("enable_chrome_trace", true),
+            token_metrics: flag("store_token_completion_metrics", false),
+        },
+    };
+    sim.validate().map_err(|e| ConfigError::invalid(path, e.to_string()))?;
+    Ok(VidurRun { sim, workload, predictor, base_dir })
+}
+
+fn read_workload(rd: &Reader, g: &Value, trace: Option<&Path>) -> Result<WorkloadConfig, ConfigError> {
+    let trace_str = |field: &str| -> Result<String, ConfigError> {
+        Ok(match trace {
+            Some(t) => t.display().to_string(),
+            None => rd.str(g, field)?.to_string(),
+        })
+    };
+    match rd.str(g, "name")? {
+        "trace_replay" => Ok(WorkloadConfig::TraceReplay(TraceReplayConfig {
+            trace_file: trace_str("trace_file")?,
+            prefill_scale_factor: rd.f64(g, "prefill_scale_factor")?,
+            decode_scale_factor: rd.f64(g, "decode_scale_factor")?,
+            time_scale_factor: rd.f64(g, "time_scale_factor")?,
+            max_tokens: rd.u32(g, "max_tokens")?,
+            num_requests: None,
+        })),
+        "synthetic" => {
+            let lc = rd.get(g, "length_generator_config")?;
+            let ic = rd.get(g, "interval_generator_config")?;
+            let lengths = match rd.str(lc, "name")? {
+                "fixed" => LengthConfig::Fixed { prefill_tokens: rd.u32(lc, "prefill_tokens")?, decode_tokens: rd.u32(lc, "decode_tokens")? },
+                "uniform" => LengthConfig::Uniform {
+                    min_tokens: rd.u32(lc, "min_tokens")?,
+                    max_tokens: rd.u32(lc, "max_tokens")?,
+                    prefill_to_decode_ratio: rd.f64(lc, "prefill_to_decode_ratio")?,
+                },
+                "zipf" => LengthConfig::Zipf {
+                    theta: rd.f64(lc, "theta")?,
+                    scramble: rd.bool(lc, "scramble")?,
+                    min_tokens: rd.u32(lc, "min_tokens")?,
+                    max_tokens: rd.u32(lc, "max_tokens")?,
+                    prefill_to_decode_ratio: rd.f64(lc, "prefill_to_decode_ratio")?,
+                },
+                "trace" => LengthConfig::Trace {
+                    trace_file: trace_str("length_generator_config.trace_file")?,
+                    prefill_scale_factor: rd.f64(lc, "prefill_scale_factor")?,
+                    decode_scale_factor: rd.f64(lc, "decode_scale_factor")?,
+                },
+                other => return Err(ConfigError::invalid(rd.path, format!("field 'request_generator_config.length_generator_config.name': unknown length generator '{other}' (expected fixed, uniform, zipf or trace)"))),
+            };
+            let intervals = match rd.str(ic, "name")? {
+                "poisson" => IntervalConfig::Poisson { qps: rd.f64(ic, "qps")? },
+                "gamma" => IntervalConfig::Gamma { qps: rd.f64(ic, "qps")?, cv: rd.f64(ic, "cv")? },
+                "static" => IntervalConfig::Static {},
+                "trace" => IntervalConfig::Trace {
+                    trace_file: rd.str(ic, "trace_file")?.to_string(),
+                    time_scale_factor: rd.f64(ic, "time_scale_factor")?,
+                },
+                other => return Err(ConfigError::invalid(rd.path, format!("field 'request_generator_config.interval_generator_config.name': unknown interval generator '{other}' (expected poisson, gamma, static or trace)"))),
+            };
+            let max_tokens = rd.u32(lc, "max_tokens").or_else(|_| rd.u32(g, "max_tokens")).unwrap_or(4096);
+            Ok(WorkloadConfig::Synthetic(SyntheticConfig {
+                seed: rd.get(g, "seed")?.as_u64().unwrap_or(42),
+                num_requests: rd.get(g, "num_requests").ok().and_then(Value::as_u64),
+                duration_s: rd.get(g, "duration").ok().and_then(Value::as_f64),
+                max_tokens,
+                lengths,
+                intervals,
+            }))
+        }
+        other => Err(ConfigError::invalid(rd.path, format!("field 'request_generator_config.name': unknown request generator '{other}' (expected trace_replay or synthetic)"))),
+    }
+}

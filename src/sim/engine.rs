@@ -1,0 +1,335 @@
+//! The event loop and its handlers (vidur-behavior.md §1.3), in Vidur's order. Handlers push
+//! their children straight into the queue in the order Vidur returns them.
+
+use std::collections::VecDeque;
+
+use super::batch::{BatchSlab, BatchSlot};
+use super::event::{Event, EventQueue};
+use super::memory;
+use super::request::{ReqId, Request};
+use super::router::Router;
+use super::schedulers::{self, ReplicaBase, ReplicaScheduler};
+use super::{SimConfig, SimError, SimOutput};
+use crate::metrics::{Recorder, RecorderSetup};
+use crate::predictor::{BatchEntry, ExecutionTimePredictor};
+use crate::workload::RequestSpec;
+
+#[derive(Debug, Default)]
+struct Stage {
+    queue: VecDeque<BatchSlot>,
+    busy: bool,
+    exec_s: f64,
+    model_s: f64,
+}
+
+#[derive(Debug)]
+struct Replica {
+    base: ReplicaBase,
+    sched: Box<dyn ReplicaScheduler>,
+    stages: Vec<Stage>,
+}
+
+/// MFU inputs (vidur-behavior.md §9.6).
+struct Mfu {
+    params_per_device: f64,
+    attn_coeff: f64,
+    device_flops: f64,
+}
+
+struct Engine<'a> {
+    cfg: &'a SimConfig,
+    predictor: &'a dyn ExecutionTimePredictor,
+    now: f64,
+    queue: EventQueue,
+    requests: Vec<Request>,
+    next_arrival: usize,
+    global_queue: Vec<ReqId>,
+    replicas: Vec<Replica>,
+    batches: BatchSlab,
+    router: Router,
+    recorder: Recorder,
+    entries: Vec<BatchEntry>,
+    formed: Vec<BatchSlot>,
+    touched: Vec<bool>,
+    mfu: Mfu,
+    num_events: u64,
+    time_monotone: bool,
+}
+
+/// Run one simulation of `requests` (sorted by arrival) under `cfg`.
+pub fn simulate(
+    cfg: &SimConfig,
+    requests: &[RequestSpec],
+    predictor: &dyn ExecutionTimePredictor,
+) -> Result<SimOutput, SimError> {
+    cfg.validate()?;
+    let plan = memory::plan(
+        &cfg.model,
+        &cfg.device,
+        cfg.tensor_parallel_size,
+        cfg.num_pipeline_stages,
+        cfg.memory_margin_fraction,
+        cfg.max_tokens,
+        &cfg.scheduler,
+        cfg.compat,
+    )?;
+    let stages = cfg.num_pipeline_stages;
+    let replicas = (0..cfg.num_replicas)
+        .map(|id| Replica {
+            base: ReplicaBase::new(id, &cfg.scheduler, &plan, cfg.max_tokens, stages, cfg.compat),
+            sched: schedulers::build(cfg.scheduler.kind),
+            stages: (0..stages).map(|_| Stage::default()).collect(),
+        })
+        .collect();
+    let mut reqs = Vec::with_capacity(requests.len());
+    for (i, r) in requests.iter().enumerate() {
+        if i > 0 && r.arrived_at < requests[i - 1].arrived_at {
+            return Err(SimError::Config(format!(
+                "requests must be sorted by arrival time (request {i} arrives at {} before request {} at {})",
+                r.arrived_at,
+                i - 1,
+                requests[i - 1].arrived_at
+            )));
+        }
+        reqs.push(Request::new(i as ReqId, r.arrived_at, r.num_prefill_tokens, r.num_decode_tokens));
+    }
+    let m = &cfg.model;
+    let (tp, pp) = (cfg.tensor_parallel_size as f64, cfg.num_pipeline_stages as f64);
+    // Vidur divides by fp16_tflops·2^40; default mode uses SI tera (1e12).
+    let tera = if cfg.compat.is_vidur() { 2f64.powi(40) } else { 1e12 };
+    let mfu = Mfu {
+        params_per_device: m.params_per_device(cfg.tensor_parallel_size, cfg.num_pipeline_stages) as f64,
+        attn_coeff: 4.0 * (m.num_layers as f64 / pp).floor() * (m.num_q_heads as f64 / tp).floor() * m.head_dim() as f64,
+        device_flops: cfg.device.fp16_tflops * tera,
+    };
+    let setup = RecorderSetup {
+        num_replicas: cfg.num_replicas,
+        num_stages: stages,
+        compat: cfg.compat,
+        options: cfg.metrics.clone(),
+    };
+    let mut engine = Engine {
+        cfg,
+        predictor,
+        now: 0.0,
+        queue: EventQueue::new(requests.len() as u64 + 1),
+        recorder: Recorder::new(setup, requests.len()),
+        requests: reqs,
+        next_arrival: 0,
+        global_queue: Vec::new(),
+        replicas,
+        batches: BatchSlab::default(),
+        router: Router::new(cfg.router, cfg.compat, cfg.num_replicas as usize, cfg.seed),
+        entries: Vec::new(),
+        formed: Vec::new(),
+        touched: vec![false; cfg.num_replicas as usize],
+        mfu,
+        num_events: 0,
+        time_monotone: true,
+    };
+    let hit_time_limit = engine.run()?;
+    let num_unfinished = engine.requests.iter().filter(|r| !r.completed).count();
+    let peak = engine
+        .replicas
+        .iter()
+        .map(|r| (r.base.blocks.peak_allocated, r.base.blocks.num_blocks))
+        .max_by_key(|p| p.0)
+        .unwrap_or((0, 0));
+    let metrics = engine.recorder.finish(&engine.requests, engine.now);
+    Ok(SimOutput {
+        metrics,
+        end_time: engine.now,
+        num_events: engine.num_events,
+        num_batches: engine.batches.batches_formed(),
+        num_unfinished,
+        hit_time_limit,
+        peak_blocks: peak,
+        num_blocks: plan.num_blocks,
+        time_monotone: engine.time_monotone,
+        requests: engine.requests,
+    })
+}
+
+impl Engine<'_> {
+    /// The main loop. Returns whether the time limit stopped it.
+    fn run(&mut self) -> Result<bool, SimError> {
+        let limit = self.cfg.time_limit_s;
+        loop {
+            // Arrivals were numbered before every runtime event, so they win ties.
+            let arrival = self.requests.get(self.next_arrival).map(|r| r.arrived_at);
+            let take_arrival = match (arrival, self.queue.peek_time()) {
+                (Some(a), Some(e)) => a <= e,
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+                (None, None) => return Ok(false),
+            };
+            let t = if take_arrival { arrival.expect("checked") } else { self.queue.peek_time().expect("checked") };
+            if t < self.now {
+                self.time_monotone = false;
+            }
+            self.now = t;
+            self.num_events += 1;
+            if take_arrival {
+                let id = self.next_arrival as ReqId;
+                self.next_arrival += 1;
+                self.on_request_arrival(t, id);
+            } else {
+                let (_, ev) = self.queue.pop().expect("checked");
+                self.dispatch(t, ev)?;
+            }
+            // Vidur still handles the event that crossed the limit, then stops.
+            if let Some(l) = limit {
+                if t > l {
+                    return Ok(true);
+                }
+            }
+        }
+    }
+
+    fn dispatch(&mut self, t: f64, ev: Event) -> Result<(), SimError> {
+        match ev {
+            Event::GlobalSchedule => self.on_global_schedule(t),
+            Event::ReplicaSchedule { replica } => self.on_replica_schedule(t, replica)?,
+            Event::BatchStageArrival { replica, stage, batch } => {
+                self.replicas[replica as usize].stages[stage as usize].queue.push_back(batch);
+                self.queue.push(t, Event::ReplicaStageSchedule { replica, stage });
+            }
+            Event::ReplicaStageSchedule { replica, stage } => self.on_stage_schedule(t, replica, stage)?,
+            Event::BatchStageEnd { replica, stage, batch } => self.on_stage_end(t, replica, stage, batch),
+            Event::BatchEnd { replica, batch } => self.on_batch_end(t, replica, batch),
+        }
+        Ok(())
+    }
+
+    fn on_request_arrival(&mut self, t: f64, id: ReqId) {
+        self.global_queue.push(id);
+        self.recorder.on_request_arrival(t, &self.requests[id as usize]);
+        self.queue.push(t, Event::GlobalSchedule);
+    }
+
+    fn on_global_schedule(&mut self, t: f64) {
+        if self.global_queue.is_empty() {
+            return;
+        }
+        let reqs = &self.requests;
+        self.global_queue.sort_by(|a, b| reqs[*a as usize].arrived_at.total_cmp(&reqs[*b as usize].arrived_at));
+        self.router.begin(
+            self.replicas.iter().map(|r| r.base.request_queue.len() as u64),
+            self.replicas.iter().map(|r| r.base.blocks.map_len as u64),
+        );
+        for i in 0..self.global_queue.len() {
+            let id = self.global_queue[i];
+            let r = self.router.route();
+            self.requests[id as usize].replica = r as u32;
+            self.replicas[r].base.request_queue.push_back(id);
+            self.touched[r] = true;
+        }
+        self.global_queue.clear();
+        // Vidur iterates a Python set of small ints: ascending replica order.
+        for r in 0..self.touched.len() {
+            if std::mem::take(&mut self.touched[r]) {
+                self.queue.push(t, Event::ReplicaSchedule { replica: r as u32 });
+            }
+        }
+    }
+
+    fn on_replica_schedule(&mut self, t: f64, r: u32) -> Result<(), SimError> {
+        let rep = &mut self.replicas[r as usize];
+        self.formed.clear();
+        while rep.base.num_running_batches < rep.base.num_stages {
+            let slot = self.batches.alloc(r);
+            let batch = self.batches.get_mut(slot);
+            if rep.sched.next_batch(&mut rep.base, &mut self.requests, batch)? {
+                batch.finalize(&self.requests);
+                self.batches.commit(slot);
+                self.formed.push(slot);
+                rep.base.num_running_batches += 1;
+            } else {
+                self.batches.release(slot);
+                break;
+            }
+        }
+        if self.formed.is_empty() {
+            return Ok(());
+        }
+        self.recorder.on_replica_schedule(t, r, rep.base.blocks.memory_usage_percent());
+        for &slot in &self.formed {
+            let batch = self.batches.get_mut(slot);
+            batch.scheduled_at = t;
+            for &id in &batch.requests {
+                self.requests[id as usize].on_batch_schedule(t);
+            }
+        }
+        for &slot in &self.formed {
+            self.queue.push(t, Event::BatchStageArrival { replica: r, stage: 0, batch: slot });
+        }
+        Ok(())
+    }
+
+    fn on_stage_schedule(&mut self, t: f64, r: u32, s: u32) -> Result<(), SimError> {
+        let stage = &mut self.replicas[r as usize].stages[s as usize];
+        if stage.busy {
+            return Ok(());
+        }
+        let Some(slot) = stage.queue.pop_front() else { return Ok(()) };
+        stage.busy = true;
+        let batch = self.batches.get(slot);
+        self.entries.clear();
+        let mut mlp_tokens = 0f64;
+        let mut attn_flops = 0f64;
+        for (&id, &n) in batch.requests.iter().zip(&batch.num_tokens) {
+            let req = &self.requests[id as usize];
+            self.entries.push(BatchEntry {
+                num_tokens: n,
+                num_processed_tokens: req.num_processed_tokens,
+                is_prefill_complete: req.is_prefill_complete,
+            });
+            mlp_tokens += n as f64;
+            attn_flops += self.mfu.attn_coeff * n as f64 * (n as f64 + req.num_processed_tokens as f64);
+        }
+        let time = self
+            .predictor
+            .predict(&self.entries, s)
+            .map_err(|source| SimError::Predictor { time: t, replica: r, source })?;
+        stage.exec_s = time.total_s;
+        stage.model_s = time.model_s;
+        for &id in &batch.requests {
+            self.requests[id as usize].on_batch_stage_schedule(t);
+        }
+        let flops = 2.0 * mlp_tokens * self.mfu.params_per_device + attn_flops;
+        let mfu = if time.total_s > 0.0 { flops / time.total_s * 100.0 / self.mfu.device_flops } else { 0.0 };
+        self.recorder.on_stage_schedule(t, r, s, mfu);
+        self.queue.push(t + time.total_s, Event::BatchStageEnd { replica: r, stage: s, batch: slot });
+        Ok(())
+    }
+
+    fn on_stage_end(&mut self, t: f64, r: u32, s: u32, slot: BatchSlot) {
+        let stage = &mut self.replicas[r as usize].stages[s as usize];
+        stage.busy = false;
+        let (exec, model) = (stage.exec_s, stage.model_s);
+        let batch = self.batches.get(slot);
+        for &id in &batch.requests {
+            self.requests[id as usize].on_batch_stage_end(t, exec, model);
+        }
+        self.recorder.on_stage_end(t, r, s, batch, exec);
+        self.queue.push(t, Event::ReplicaStageSchedule { replica: r, stage: s });
+        if s + 1 == self.cfg.num_pipeline_stages {
+            self.queue.push(t, Event::BatchEnd { replica: r, batch: slot });
+        } else {
+            self.queue.push(t, Event::BatchStageArrival { replica: r, stage: s + 1, batch: slot });
+        }
+    }
+
+    fn on_batch_end(&mut self, t: f64, r: u32, slot: BatchSlot) {
+        let batch = self.batches.get(slot);
+        for (&id, &n) in batch.requests.iter().zip(&batch.num_tokens) {
+            self.requests[id as usize].on_batch_end(t, n);
+        }
+        let rep = &mut self.replicas[r as usize];
+        rep.base.num_running_batches -= 1;
+        rep.sched.on_batch_end(&mut rep.base, &mut self.requests, batch);
+        self.recorder.on_batch_end(t, r, batch, &self.requests, rep.base.blocks.memory_usage_percent());
+        self.batches.release(slot);
+        self.queue.push(t, Event::ReplicaSchedule { replica: r });
+    }
+}

@@ -1,0 +1,177 @@
+//! Replica schedulers (vidur-behavior.md §3), one file each behind [`ReplicaScheduler`].
+//!
+//! A scheduler decides; the engine acts. `next_batch` fills one batch from the replica's queue
+//! and its own running set (Vidur's `_get_next_batch`); the engine calls it up to `num_stages`
+//! times per scheduling event and owns batches, stages and the clock.
+
+mod faster_transformer;
+mod lightllm;
+mod orca;
+mod sarathi;
+mod vllm;
+
+use std::collections::VecDeque;
+
+use super::batch::Batch;
+use super::config::{Compat, SchedulerConfig, SchedulerKind};
+use super::memory::{BlockManager, MemoryPlan};
+use super::request::{ReqId, Request};
+use super::SimError;
+
+/// State every replica scheduler shares (Vidur's `BaseReplicaScheduler`).
+#[derive(Debug)]
+pub struct ReplicaBase {
+    /// Replica id.
+    pub id: u32,
+    /// Scheduler knobs.
+    pub cfg: SchedulerConfig,
+    /// Engine mode.
+    pub compat: Compat,
+    /// Pipeline stages.
+    pub num_stages: u32,
+    /// KV blocks.
+    pub blocks: BlockManager,
+    /// `max_tokens // block_size`.
+    pub max_blocks_per_sequence: u64,
+    /// `min(planner max batch size, batch_size_cap)` (Orca, FasterTransformer).
+    pub max_batch_size: u32,
+    /// `batch_size_cap // num_stages` (vLLM, Sarathi, LightLLM).
+    pub max_micro_batch_size: u32,
+    /// `int(watermark_blocks_fraction · num_blocks)`.
+    pub watermark_blocks: u64,
+    /// Requests routed here and not yet admitted.
+    pub request_queue: VecDeque<ReqId>,
+    /// Batches formed and not yet ended.
+    pub num_running_batches: u32,
+}
+
+impl ReplicaBase {
+    /// Base state for replica `id`.
+    pub fn new(id: u32, cfg: &SchedulerConfig, plan: &MemoryPlan, max_tokens: u32, num_stages: u32, compat: Compat) -> Self {
+        let num_blocks = plan.num_blocks;
+        ReplicaBase {
+            id,
+            cfg: cfg.clone(),
+            compat,
+            num_stages,
+            blocks: BlockManager::new(num_blocks),
+            max_blocks_per_sequence: (max_tokens / cfg.block_size) as u64,
+            max_batch_size: plan.max_batch_size.min(cfg.batch_size_cap as u64) as u32,
+            max_micro_batch_size: cfg.batch_size_cap / num_stages,
+            watermark_blocks: (cfg.watermark_blocks_fraction * num_blocks as f64) as u64,
+            request_queue: VecDeque::new(),
+            num_running_batches: 0,
+        }
+    }
+
+    /// Blocks for a whole prompt.
+    #[inline]
+    fn prompt_blocks(&self, req: &Request) -> u64 {
+        req.num_prefill_tokens.div_ceil(self.cfg.block_size) as u64
+    }
+
+    /// vLLM/Sarathi admission test. New: `free − prompt blocks ≥ watermark`. Running: Vidur
+    /// wants a free block even when none is needed (spurious preemptions); default mode asks
+    /// only for the block the next token actually needs.
+    pub(crate) fn paged_can_allocate(&self, req: &Request) -> bool {
+        if !req.in_allocation_map {
+            let free = self.blocks.free_blocks() as i64;
+            return free - self.prompt_blocks(req) as i64 >= self.watermark_blocks as i64;
+        }
+        if self.compat.is_vidur() {
+            self.blocks.can_allocate(1)
+        } else {
+            self.blocks.can_allocate(self.paged_blocks_needed(req))
+        }
+    }
+
+    fn paged_blocks_needed(&self, req: &Request) -> u64 {
+        let reserved = req.blocks as u64 * self.cfg.block_size as u64;
+        (req.num_processed_tokens as u64).saturating_sub(reserved).min(1)
+    }
+
+    /// vLLM/Sarathi allocation: the whole prompt on admission, then one block when the
+    /// processed tokens outgrow the reservation.
+    pub(crate) fn paged_allocate(&mut self, req: &mut Request) -> Result<(), SimError> {
+        if !req.in_allocation_map {
+            let n = self.prompt_blocks(req);
+            return self.blocks.allocate(req, n);
+        }
+        let reserved = req.blocks as u64 * self.cfg.block_size as u64;
+        let need = (req.num_processed_tokens as u64).saturating_sub(reserved);
+        if need > 1 {
+            return Err(SimError::Invariant(format!(
+                "request {} needs {need} new KV tokens in one iteration (expected 0 or 1)",
+                req.id
+            )));
+        }
+        if need == 1 {
+            self.blocks.allocate(req, 1)?;
+        }
+        Ok(())
+    }
+
+    /// Restart `victim` (recompute preemption), free it, and put it at the queue's front.
+    pub(crate) fn preempt(&mut self, victim: &mut Request) {
+        victim.restart();
+        self.blocks.free(victim);
+        self.request_queue.push_front(victim.id);
+    }
+}
+
+/// Vidur's default next-token rule: one decode token, or the whole remaining prompt.
+#[inline]
+pub(crate) fn next_num_tokens(req: &Request) -> u32 {
+    if req.is_prefill_complete {
+        1
+    } else {
+        req.num_prefill_tokens
+    }
+}
+
+/// Add a member to the batch being formed.
+#[inline]
+pub(crate) fn push(batch: &mut Batch, req: ReqId, n: u32) {
+    batch.requests.push(req);
+    batch.num_tokens.push(n);
+}
+
+/// A replica scheduling policy.
+pub trait ReplicaScheduler: Send + std::fmt::Debug {
+    /// Fill `batch` (empty on entry) with the next batch; return whether it has members.
+    fn next_batch(&mut self, base: &mut ReplicaBase, reqs: &mut [Request], batch: &mut Batch) -> Result<bool, SimError>;
+
+    /// A batch finished: free completed requests, keep the rest running.
+    fn on_batch_end(&mut self, base: &mut ReplicaBase, reqs: &mut [Request], batch: &Batch);
+
+    /// Requests admitted and still running (waiting for their next iteration).
+    fn num_running(&self) -> usize;
+}
+
+/// The shared `on_batch_end` of vLLM, Sarathi, Orca and LightLLM.
+pub(crate) fn free_or_keep(base: &mut ReplicaBase, reqs: &mut [Request], batch: &Batch, running: &mut VecDeque<ReqId>) {
+    for &id in &batch.requests {
+        let req = &mut reqs[id as usize];
+        if req.completed {
+            base.blocks.free(req);
+        } else {
+            running.push_back(id);
+        }
+    }
+}
+
+/// Sort running requests by arrival, stably (Python's `sorted(key=arrived_at)`).
+pub(crate) fn sort_by_arrival(list: &mut VecDeque<ReqId>, reqs: &[Request]) {
+    list.make_contiguous().sort_by(|a, b| reqs[*a as usize].arrived_at.total_cmp(&reqs[*b as usize].arrived_at));
+}
+
+/// Build the scheduler for a config.
+pub fn build(kind: SchedulerKind) -> Box<dyn ReplicaScheduler> {
+    match kind {
+        SchedulerKind::Vllm => Box::new(vllm::Vllm::default()),
+        SchedulerKind::Sarathi => Box::new(sarathi::Sarathi::default()),
+        SchedulerKind::Orca => Box::new(orca::Orca::default()),
+        SchedulerKind::Lightllm => Box::new(lightllm::LightLlm::default()),
+        SchedulerKind::FasterTransformer => Box::new(faster_transformer::FasterTransformer::default()),
+    }
+}
