@@ -31,8 +31,9 @@ pub(crate) enum Intervals {
     },
 }
 
+/// A finite value > 0 whose reciprocal is finite too (a subnormal qps would make gaps infinite).
 fn positive(field: String, v: f64) -> Result<f64, WorkloadError> {
-    if v.is_finite() && v > 0.0 {
+    if v.is_finite() && v > 0.0 && (1.0 / v).is_finite() {
         Ok(v)
     } else {
         Err(WorkloadError::invalid(
