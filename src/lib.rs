@@ -11,6 +11,7 @@
 #![warn(missing_docs)]
 
 pub mod catalog;
+pub mod cli;
 pub mod config;
 pub mod metrics;
 pub mod predictor;

@@ -1,1 +1,15 @@
-fn main() {}
+//! `vidur-search` binary: parse arguments, run, print errors with their causes, exit non-zero
+//! on failure.
+
+use clap::Parser;
+
+fn main() -> std::process::ExitCode {
+    let cli = vidur_search::cli::Cli::parse();
+    match vidur_search::cli::main_with_args(cli) {
+        Ok(code) => std::process::ExitCode::from(code as u8),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::from(2)
+        }
+    }
+}

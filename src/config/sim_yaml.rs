@@ -1,1 +1,195 @@
-//! Our simulation YAML (being written).
+//! Our simulation YAML (`vidur-search simulate --config sim.yaml`). Field by field:
+//!
+//! ```yaml
+//! model: meta-llama/Llama-2-7b-hf   # built-in model name
+//! device: a100                      # a40 | a100 | h100 | l40
+//! network_device: a100_pairwise_nvlink   # optional; default <device>_pairwise_nvlink
+//! tensor_parallel_size: 1
+//! num_pipeline_stages: 1
+//! num_replicas: 1
+//! memory_margin_fraction: 0.1
+//! scheduler: {type: sarathi, chunk_size: 512, batch_size_cap: 128}
+//! router: round_robin                # round_robin | lor | random
+//! workload: {trace_replay: {trace_file: trace.csv, time_scale_factor: 0.4}}
+//! predictor: {vidur_tables: {dir: tables/llama2-7b_a100_tp1}}
+//! seed: 42
+//! time_limit_s: 1800                 # optional
+//! compat: default                    # default | vidur
+//! metrics: {chrome_trace: true, token_metrics: true}
+//! ```
+//!
+//! Unknown fields are errors; errors carry the file, line and column.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::ConfigError;
+use crate::catalog::{DeviceSpec, ModelSpec, NodeSpec};
+use crate::predictor::VidurTablesOptions;
+use crate::sim::{Compat, MetricsOptions, RouterKind, SchedulerConfig, SimConfig};
+use crate::workload::WorkloadConfig;
+
+fn one() -> u32 {
+    1
+}
+fn margin() -> f64 {
+    0.1
+}
+fn seed() -> u64 {
+    42
+}
+
+/// The YAML document.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimFile {
+    /// Built-in model name.
+    pub model: String,
+    /// Device name.
+    pub device: String,
+    /// Node SKU (default: the device's pairwise-NVLink box).
+    #[serde(default)]
+    pub network_device: Option<String>,
+    /// Tensor-parallel degree (default 1).
+    #[serde(default = "one")]
+    pub tensor_parallel_size: u32,
+    /// Pipeline stages (default 1).
+    #[serde(default = "one")]
+    pub num_pipeline_stages: u32,
+    /// Replicas (default 1).
+    #[serde(default = "one")]
+    pub num_replicas: u32,
+    /// Memory held back (default 0.1).
+    #[serde(default = "margin")]
+    pub memory_margin_fraction: f64,
+    /// Replica scheduler.
+    pub scheduler: SchedulerConfig,
+    /// Global router (default round_robin).
+    #[serde(default)]
+    pub router: RouterKind,
+    /// Requests.
+    pub workload: WorkloadConfig,
+    /// Execution-time predictor.
+    pub predictor: PredictorConfig,
+    /// Seed (default 42).
+    #[serde(default = "seed")]
+    pub seed: u64,
+    /// Simulated-time limit in seconds.
+    #[serde(default)]
+    pub time_limit_s: Option<f64>,
+    /// Engine semantics (default `default`).
+    #[serde(default)]
+    pub compat: Compat,
+    /// Optional recordings.
+    #[serde(default)]
+    pub metrics: MetricsOptions,
+}
+
+/// Which predictor prices batches.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum PredictorConfig {
+    /// A folder of Vidur prediction tables (`<op>.csv[.gz]`).
+    VidurTables(VidurTablesConfig),
+}
+
+fn g64() -> u32 {
+    64
+}
+fn tenth() -> f64 {
+    0.1
+}
+fn launch() -> f64 {
+    0.02
+}
+
+/// Vidur prediction tables and the knobs that shape lookups (Vidur's defaults).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VidurTablesConfig {
+    /// Folder with the tables (relative to the config file).
+    pub dir: String,
+    /// KV granularity (64).
+    #[serde(default = "g64")]
+    pub kv_cache_prediction_granularity: u32,
+    /// Decode batching overhead for GQA models (0.1).
+    #[serde(default = "tenth")]
+    pub attention_decode_batching_overhead_fraction: f64,
+    /// Prefill batching overhead for GQA models (0.1).
+    #[serde(default = "tenth")]
+    pub attention_prefill_batching_overhead_fraction: f64,
+    /// Per all-reduce launch overhead in ms (0.02).
+    #[serde(default = "launch")]
+    pub nccl_cpu_launch_overhead_ms: f64,
+    /// Per-device skew overhead in ms (0).
+    #[serde(default)]
+    pub nccl_cpu_skew_overhead_per_device_ms: f64,
+}
+
+impl VidurTablesConfig {
+    /// The lookup options.
+    pub fn options(&self) -> VidurTablesOptions {
+        VidurTablesOptions {
+            kv_cache_prediction_granularity: self.kv_cache_prediction_granularity,
+            attention_decode_batching_overhead_fraction: self.attention_decode_batching_overhead_fraction,
+            attention_prefill_batching_overhead_fraction: self.attention_prefill_batching_overhead_fraction,
+            nccl_cpu_launch_overhead_ms: self.nccl_cpu_launch_overhead_ms,
+            nccl_cpu_skew_overhead_per_device_ms: self.nccl_cpu_skew_overhead_per_device_ms,
+        }
+    }
+}
+
+/// A loaded simulation file.
+#[derive(Debug, Clone)]
+pub struct SimRun {
+    /// Engine configuration.
+    pub sim: SimConfig,
+    /// Requests.
+    pub workload: WorkloadConfig,
+    /// Predictor.
+    pub predictor: PredictorConfig,
+    /// Folder relative paths resolve against.
+    pub base_dir: PathBuf,
+}
+
+/// Load and validate a simulation YAML.
+pub fn load(path: &Path) -> Result<SimRun, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io { path: path.to_path_buf(), source })?;
+    let file: SimFile = serde_saphyr::from_str(&text).map_err(|e| ConfigError::invalid(path, e.to_string()))?;
+    let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let model = ModelSpec::builtin(&file.model).map_err(|e| ConfigError::invalid(path, format!("field 'model': {e}")))?;
+    let device = DeviceSpec::builtin(&file.device).map_err(|e| ConfigError::invalid(path, format!("field 'device': {e}")))?;
+    let node = match &file.network_device {
+        Some(n) => NodeSpec::builtin(n).map_err(|e| ConfigError::invalid(path, format!("field 'network_device': {e}")))?,
+        None => NodeSpec::default_for(&device.name),
+    };
+    let sim = SimConfig {
+        model,
+        device,
+        node,
+        tensor_parallel_size: file.tensor_parallel_size,
+        num_pipeline_stages: file.num_pipeline_stages,
+        num_replicas: file.num_replicas,
+        memory_margin_fraction: file.memory_margin_fraction,
+        max_tokens: file.workload.max_tokens(),
+        scheduler: file.scheduler,
+        router: file.router,
+        seed: file.seed,
+        time_limit_s: file.time_limit_s,
+        compat: file.compat,
+        metrics: file.metrics,
+    };
+    sim.validate().map_err(|e| ConfigError::invalid(path, e.to_string()))?;
+    Ok(SimRun { sim, workload: file.workload, predictor: file.predictor, base_dir })
+}
+
+/// Resolve `p` against `base` unless it is absolute.
+pub fn resolve(base: &Path, p: &str) -> PathBuf {
+    let p = Path::new(p);
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        base.join(p)
+    }
+}

@@ -1,0 +1,207 @@
+//! The command line (`vidur-search ...`). Parsing lives here so integration tests can drive the
+//! exact code path the binary runs.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::config::{sim_yaml, vidur_json};
+use crate::predictor::{ExecutionTimePredictor, VidurTablesPredictor};
+use crate::sim::{self, Compat, SimConfig};
+use crate::workload;
+
+/// Simulate LLM serving clusters (a fast, faithful Vidur) and search deployments.
+#[derive(Debug, Parser)]
+#[command(name = "vidur-search", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run one discrete-event simulation of a serving cluster.
+    #[command(after_help = SIMULATE_EXAMPLES)]
+    Simulate(SimulateArgs),
+}
+
+const SIMULATE_EXAMPLES: &str = "\
+Examples:
+  # Our YAML (see data/examples/llama2-7b-sarathi.yaml):
+  vidur-search simulate --config data/examples/llama2-7b-sarathi.yaml --output out/
+
+  # Replay a Vidur run from its config.json dump (implies --compat vidur):
+  vidur-search simulate --vidur-config ../shared/conformance/cases/vllm_heavy/config.json \\
+      --trace ../shared/conformance/cases/vllm_heavy/trace.csv \\
+      --vidur-tables ../shared/conformance/tables/llama2-7b_a100_tp1 --output out/";
+
+/// Engine semantics on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CompatArg {
+    /// Vidur's semantics with its bugs fixed.
+    Default,
+    /// Reproduce Vidur exactly.
+    Vidur,
+}
+
+/// `simulate` arguments.
+#[derive(Debug, Args)]
+pub struct SimulateArgs {
+    /// Simulation YAML (our format).
+    #[arg(long, conflicts_with = "vidur_config", required_unless_present = "vidur_config")]
+    pub config: Option<PathBuf>,
+    /// Vidur's config.json dump (implies --compat vidur).
+    #[arg(long)]
+    pub vidur_config: Option<PathBuf>,
+    /// Trace CSV replacing the one named in the Vidur config.
+    #[arg(long, requires = "vidur_config")]
+    pub trace: Option<PathBuf>,
+    /// Folder of Vidur prediction tables (`<op>.csv[.gz]`), required with --vidur-config.
+    #[arg(long, requires = "vidur_config")]
+    pub vidur_tables: Option<PathBuf>,
+    /// Output folder (created if missing).
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
+    /// Override the engine semantics of a YAML config.
+    #[arg(long, value_enum)]
+    pub compat: Option<CompatArg>,
+    /// Print the summary as JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Everything needed to run one simulation.
+pub struct PreparedSim {
+    /// Engine config.
+    pub sim: SimConfig,
+    /// Requests, sorted by arrival.
+    pub requests: Vec<workload::RequestSpec>,
+    /// Predictor.
+    pub predictor: Box<dyn ExecutionTimePredictor>,
+    /// Where the config came from.
+    pub source: String,
+}
+
+/// Load configs, generate the workload and build the predictor.
+pub fn prepare(args: &SimulateArgs) -> Result<PreparedSim> {
+    if let Some(path) = &args.vidur_config {
+        let run = vidur_json::load(path, args.trace.as_deref())?;
+        let Some(tables) = &args.vidur_tables else {
+            bail!("--vidur-config needs --vidur-tables DIR: the folder of Vidur's cached prediction tables (<op>.csv[.gz])");
+        };
+        if args.compat == Some(CompatArg::Default) {
+            bail!("--vidur-config implies --compat vidur; drop --compat default");
+        }
+        let requests = workload::generate(&run.workload, Compat::Vidur, &run.base_dir)
+            .with_context(|| format!("workload of {}", path.display()))?;
+        let predictor = VidurTablesPredictor::load(
+            tables,
+            &run.sim.model,
+            run.sim.tensor_parallel_size,
+            run.sim.num_pipeline_stages,
+            &run.predictor,
+            Compat::Vidur,
+        )?;
+        return Ok(PreparedSim { sim: run.sim, requests, predictor: Box::new(predictor), source: path.display().to_string() });
+    }
+    let path = args.config.as_ref().expect("clap requires --config or --vidur-config");
+    let mut run = sim_yaml::load(path)?;
+    if let Some(c) = args.compat {
+        run.sim.compat = match c {
+            CompatArg::Default => Compat::Default,
+            CompatArg::Vidur => Compat::Vidur,
+        };
+    }
+    let requests = workload::generate(&run.workload, run.sim.compat, &run.base_dir)
+        .with_context(|| format!("{}: field 'workload'", path.display()))?;
+    let predictor: Box<dyn ExecutionTimePredictor> = match &run.predictor {
+        sim_yaml::PredictorConfig::VidurTables(t) => Box::new(
+            VidurTablesPredictor::load(
+                &sim_yaml::resolve(&run.base_dir, &t.dir),
+                &run.sim.model,
+                run.sim.tensor_parallel_size,
+                run.sim.num_pipeline_stages,
+                &t.options(),
+                run.sim.compat,
+            )
+            .with_context(|| format!("{}: field 'predictor.vidur_tables'", path.display()))?,
+        ),
+    };
+    Ok(PreparedSim { sim: run.sim, requests, predictor, source: path.display().to_string() })
+}
+
+/// Run `simulate`; returns the process exit code.
+pub fn simulate(args: &SimulateArgs) -> Result<i32> {
+    let prep = prepare(args)?;
+    let start = Instant::now();
+    let out = sim::simulate(&prep.sim, &prep.requests, prep.predictor.as_ref())?;
+    let wall = start.elapsed().as_secs_f64();
+    let summary = out.metrics.summary();
+    let run_info = serde_json::json!({
+        "tool": concat!("vidur-search ", env!("CARGO_PKG_VERSION")),
+        "config_source": prep.source,
+        "compat": prep.sim.compat,
+        "predictor": prep.predictor.describe(),
+        "wall_time_s": wall,
+        "num_events": out.num_events,
+        "num_batches": out.num_batches,
+        "hit_time_limit": out.hit_time_limit,
+        "kv_blocks_per_replica": out.num_blocks,
+        "config": prep.sim,
+    });
+    if let Some(dir) = &args.output {
+        out.metrics.write_outputs_with(dir, &run_info).with_context(|| format!("writing outputs to {}", dir.display()))?;
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+    } else {
+        print_summary(&prep, &out, wall, args.output.as_deref());
+    }
+    Ok(0)
+}
+
+fn print_summary(prep: &PreparedSim, out: &sim::SimOutput, wall: f64, dir: Option<&Path>) {
+    let s = out.metrics.summary();
+    let c = &prep.sim;
+    println!(
+        "{} on {} x{} (TP{} PP{}), {} scheduler, {:?} mode",
+        c.model.name,
+        c.device.name,
+        c.num_replicas,
+        c.tensor_parallel_size,
+        c.num_pipeline_stages,
+        c.scheduler.kind.name(),
+        c.compat
+    );
+    println!(
+        "requests: {} arrived, {} completed, {} unfinished; simulated {:.3} s in {:.1} ms wall",
+        s.num_arrived,
+        s.num_completed,
+        s.num_unfinished,
+        out.end_time,
+        wall * 1e3
+    );
+    println!("{:<22} {:>10} {:>10} {:>10} {:>10} {:>10}", "metric (s)", "mean", "p50", "p90", "p99", "max");
+    for (name, d) in s.distributions() {
+        let f = |v: Option<f64>| v.map(|x| format!("{x:.4}")).unwrap_or_else(|| "-".into());
+        println!("{:<22} {:>10} {:>10} {:>10} {:>10} {:>10}", name, f(d.mean), f(d.p50), f(d.p90), f(d.p99), f(d.max));
+    }
+    println!(
+        "throughput: {:.3} req/s, {:.1} output tok/s",
+        s.throughput_requests_per_s, s.throughput_output_tokens_per_s
+    );
+    if let Some(d) = dir {
+        println!("outputs written to {}", d.display());
+    }
+}
+
+/// Parse arguments and run; the binary's whole body.
+pub fn main_with_args(cli: Cli) -> Result<i32> {
+    match &cli.command {
+        Command::Simulate(a) => simulate(a),
+    }
+}
