@@ -179,9 +179,9 @@ fn print_summary(prep: &PreparedSim, out: &sim::SimOutput, wall: f64, dir: Optio
     );
     println!(
         "requests: {} arrived, {} completed, {} unfinished; simulated {:.3} s in {:.1} ms wall",
-        s.num_arrived,
-        s.num_completed,
-        s.num_unfinished,
+        s.requests.arrived,
+        s.requests.completed,
+        s.requests.unfinished,
         out.end_time,
         wall * 1e3
     );
@@ -190,9 +190,14 @@ fn print_summary(prep: &PreparedSim, out: &sim::SimOutput, wall: f64, dir: Optio
         let f = |v: Option<f64>| v.map(|x| format!("{x:.4}")).unwrap_or_else(|| "-".into());
         println!("{:<22} {:>10} {:>10} {:>10} {:>10} {:>10}", name, f(d.mean), f(d.p50), f(d.p90), f(d.p99), f(d.max));
     }
+    let f = |v: Option<f64>, p: usize| v.map(|x| format!("{x:.p$}")).unwrap_or_else(|| "-".into());
     println!(
-        "throughput: {:.3} req/s, {:.1} output tok/s",
-        s.throughput_requests_per_s, s.throughput_output_tokens_per_s
+        "throughput: {} req/s, {} output tok/s; utilization: memory {}%, busy {}%, MFU {}%",
+        f(s.throughput.requests_per_s, 3),
+        f(s.throughput.output_tokens_per_s, 1),
+        f(s.utilization.memory_percent, 1),
+        f(s.utilization.busy_percent, 1),
+        f(s.utilization.mfu_percent, 1)
     );
     if let Some(d) = dir {
         println!("outputs written to {}", d.display());

@@ -192,7 +192,8 @@ pub fn load(path: &Path, trace: Option<&Path>) -> Result<VidurRun, ConfigError> 
 fn read_workload(rd: &Reader, g: &Value, trace: Option<&Path>) -> Result<WorkloadConfig, ConfigError> {
     let trace_str = |field: &str| -> Result<String, ConfigError> {
         Ok(match trace {
-            Some(t) => t.display().to_string(),
+            // A command-line path is relative to the working directory, not the config.
+            Some(t) => std::path::absolute(t).unwrap_or_else(|_| t.to_path_buf()).display().to_string(),
             None => rd.str(g, field)?.to_string(),
         })
     };

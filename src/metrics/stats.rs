@@ -131,6 +131,20 @@ pub struct Summary {
     pub utilization: UtilizationSummary,
 }
 
+impl Summary {
+    /// The latency distributions with display names, in report order.
+    pub fn distributions(&self) -> [(&'static str, &LatencyStats); 6] {
+        [
+            ("ttft", &self.ttft),
+            ("tpot", &self.tpot),
+            ("tbt (inter-token)", &self.tbt),
+            ("e2e", &self.e2e),
+            ("scheduling_delay", &self.scheduling_delay),
+            ("e2e_normalized", &self.e2e_normalized),
+        ]
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -154,13 +154,14 @@ fn recorded_values() {
     assert_eq!(m.request_row(1).unwrap().inter_arrival_delay, Some(0.5));
     assert_eq!(m.request_row(0).unwrap().inter_arrival_delay, None);
 
-    // Vidur meters drop the first segment: memory (60·1 + 50·.5 + 50·.5 + 0·7 + 30·1) / 10.
+    // Vidur's memory "weighted mean" is the plain mean of every put, the initial 0 included:
+    // (0 + 40 + 40 + 60 + 50 + 50 + 0 + 30 + 30) / 9.
     assert_eq!(
         m.memory_stats(0),
         MeterStats {
             min: Some(0.0),
             max: Some(60.0),
-            weighted_mean: Some(14.0)
+            weighted_mean: Some(300.0 / 9.0)
         }
     );
     assert_eq!(m.busy_stats(0, 0).weighted_mean, Some(25.0));
@@ -284,7 +285,7 @@ fn written_files_vidur_mode() {
     assert_eq!(
         dir.read("plots/replica_1_memory_usage.json"),
         "{\"replica_1_memory_usage_min\": 0, \"replica_1_memory_usage_max\": 60.0, \
-         \"replica_1_memory_usage_weighted_mean\": 14.0}"
+         \"replica_1_memory_usage_weighted_mean\": 33.333333333333336}"
     );
     assert_eq!(
         dir.read("plots/replica_1_stage_1_busy_time_percent.json"),

@@ -134,6 +134,25 @@ fn run_case(case: &Path, tables_root: &Path, out_root: &Path) -> CaseResult {
         }
         cdf_worst.insert(metric.to_string(), worst);
     }
+    // Utilization meters (with Vidur's index-shifted file names) must match too.
+    for entry in std::fs::read_dir(case.join("plots")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "json") {
+            continue;
+        }
+        let file = path.file_name().unwrap();
+        let want: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let ours = out.join("plots").join(file);
+        let got: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(&ours).unwrap_or_else(|e| panic!("{name}: {}: {e}", ours.display())),
+        )
+        .unwrap();
+        for (k, w) in want.as_object().unwrap() {
+            let (w, g) = (w.as_f64().unwrap(), got[k].as_f64().unwrap_or(f64::NAN));
+            let rel = if w == g { 0.0 } else { (w - g).abs() / w.abs().max(g.abs()) };
+            cdf_worst.insert(format!("{}:{k}", file.to_string_lossy()), rel);
+        }
+    }
     CaseResult { name, worst_rel, within, n: vrows.len(), restarts_equal, cdf_worst }
 }
 

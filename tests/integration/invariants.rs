@@ -89,8 +89,8 @@ proptest! {
                     prop_assert!(r.completed_at >= r.prefill_completed_at && r.prefill_completed_at >= r.arrived_at);
                 }
                 let summary = out.metrics.summary();
-                prop_assert_eq!(summary.num_completed, done);
-                prop_assert_eq!(summary.num_unfinished, out.num_unfinished);
+                prop_assert_eq!(summary.requests.completed, done);
+                prop_assert_eq!(summary.requests.unfinished, out.num_unfinished);
                 // Default mode fixes the leaks and crashes: everything finishes.
                 if !vidur {
                     prop_assert_eq!(out.num_unfinished, 0, "{:?} left requests unfinished", kind);
