@@ -1,1 +1,103 @@
-fn main() {}
+//! End-to-end simulation benchmarks (divan):
+//! - `conformance_300`: the vllm_heavy conformance case (300 requests) through the same path as
+//!   `simulate --vidur-config` (table loading excluded, measured separately as `load_tables`);
+//! - `synthetic_16k`: 16,000 chat-like requests on Llama-2-7B, one A100 replica, Sarathi,
+//!   near capacity (Poisson 3.3 qps vs ~3.5 qps capacity).
+//!
+//! Needs `../shared` beside the repository. Run: `cargo bench`.
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use divan::Bencher;
+use vidur_search::cli::{prepare, PreparedSim, SimulateArgs};
+use vidur_search::sim::simulate;
+
+fn shared() -> PathBuf {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared");
+    assert!(
+        p.is_dir(),
+        "benchmarks need ../shared beside the repository ({})",
+        p.display()
+    );
+    p
+}
+
+fn vidur_args() -> SimulateArgs {
+    let s = shared();
+    let case = s.join("conformance/cases/vllm_heavy");
+    SimulateArgs {
+        config: None,
+        vidur_config: Some(case.join("config.json")),
+        trace: Some(case.join("trace.csv")),
+        vidur_tables: Some(s.join("conformance/tables/llama2-7b_a100_tp1")),
+        output: None,
+        compat: None,
+        json: false,
+    }
+}
+
+fn conformance() -> &'static PreparedSim {
+    static P: OnceLock<PreparedSim> = OnceLock::new();
+    P.get_or_init(|| prepare(&vidur_args()).expect("prepare conformance case"))
+}
+
+fn synthetic() -> &'static PreparedSim {
+    static P: OnceLock<PreparedSim> = OnceLock::new();
+    P.get_or_init(|| {
+        let s = shared();
+        let yaml = format!(
+            "model: meta-llama/Llama-2-7b-hf\ndevice: a100\nscheduler: {{type: sarathi, chunk_size: 512}}\n\
+             workload:\n  synthetic:\n    num_requests: 16000\n    lengths: {{trace: {{trace_file: \"{}\"}}}}\n    intervals: {{poisson: {{qps: 3.3}}}}\n\
+             predictor: {{vidur_tables: {{dir: \"{}\"}}}}\nmetrics: {{chrome_trace: false, token_metrics: true}}\n",
+            s.join("data/traces/splitwise_conv.csv").display(),
+            s.join("conformance/tables/llama2-7b_a100_tp1").display()
+        );
+        let path = std::env::temp_dir().join("vidur-search-bench-16k.yaml");
+        std::fs::write(&path, yaml).unwrap();
+        let args = SimulateArgs { config: Some(path), ..vidur_args_none() };
+        prepare(&args).expect("prepare synthetic case")
+    })
+}
+
+fn vidur_args_none() -> SimulateArgs {
+    SimulateArgs {
+        config: None,
+        vidur_config: None,
+        trace: None,
+        vidur_tables: None,
+        output: None,
+        compat: None,
+        json: false,
+    }
+}
+
+#[divan::bench(sample_count = 30)]
+fn conformance_300(b: Bencher) {
+    let p = conformance();
+    b.bench(|| {
+        simulate(&p.sim, &p.requests, p.predictor.as_ref())
+            .unwrap()
+            .num_events
+    });
+}
+
+#[divan::bench(sample_count = 10)]
+fn load_tables(b: Bencher) {
+    let args = vidur_args();
+    b.bench(|| prepare(&args).unwrap().requests.len());
+}
+
+#[divan::bench(sample_count = 5)]
+fn synthetic_16k(b: Bencher) {
+    let p = synthetic();
+    b.bench(|| {
+        simulate(&p.sim, &p.requests, p.predictor.as_ref())
+            .unwrap()
+            .num_events
+    });
+}
+
+fn main() {
+    divan::main();
+}

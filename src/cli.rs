@@ -52,7 +52,11 @@ pub enum CompatArg {
 #[derive(Debug, Args)]
 pub struct SimulateArgs {
     /// Simulation YAML (our format).
-    #[arg(long, conflicts_with = "vidur_config", required_unless_present = "vidur_config")]
+    #[arg(
+        long,
+        conflicts_with = "vidur_config",
+        required_unless_present = "vidur_config"
+    )]
     pub config: Option<PathBuf>,
     /// Vidur's config.json dump (implies --compat vidur).
     #[arg(long)]
@@ -106,9 +110,17 @@ pub fn prepare(args: &SimulateArgs) -> Result<PreparedSim> {
             &run.predictor,
             Compat::Vidur,
         )?;
-        return Ok(PreparedSim { sim: run.sim, requests, predictor: Box::new(predictor), source: path.display().to_string() });
+        return Ok(PreparedSim {
+            sim: run.sim,
+            requests,
+            predictor: Box::new(predictor),
+            source: path.display().to_string(),
+        });
     }
-    let path = args.config.as_ref().expect("clap requires --config or --vidur-config");
+    let path = args
+        .config
+        .as_ref()
+        .expect("clap requires --config or --vidur-config");
     let mut run = sim_yaml::load(path)?;
     if let Some(c) = args.compat {
         run.sim.compat = match c {
@@ -131,7 +143,12 @@ pub fn prepare(args: &SimulateArgs) -> Result<PreparedSim> {
             .with_context(|| format!("{}: field 'predictor.vidur_tables'", path.display()))?,
         ),
     };
-    Ok(PreparedSim { sim: run.sim, requests, predictor, source: path.display().to_string() })
+    Ok(PreparedSim {
+        sim: run.sim,
+        requests,
+        predictor,
+        source: path.display().to_string(),
+    })
 }
 
 /// Run `simulate`; returns the process exit code.
@@ -154,7 +171,9 @@ pub fn simulate(args: &SimulateArgs) -> Result<i32> {
         "config": prep.sim,
     });
     if let Some(dir) = &args.output {
-        out.metrics.write_outputs_with(dir, &run_info).with_context(|| format!("writing outputs to {}", dir.display()))?;
+        out.metrics
+            .write_outputs_with(dir, &run_info)
+            .with_context(|| format!("writing outputs to {}", dir.display()))?;
     }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
@@ -185,10 +204,21 @@ fn print_summary(prep: &PreparedSim, out: &sim::SimOutput, wall: f64, dir: Optio
         out.end_time,
         wall * 1e3
     );
-    println!("{:<22} {:>10} {:>10} {:>10} {:>10} {:>10}", "metric (s)", "mean", "p50", "p90", "p99", "max");
+    println!(
+        "{:<22} {:>10} {:>10} {:>10} {:>10} {:>10}",
+        "metric (s)", "mean", "p50", "p90", "p99", "max"
+    );
     for (name, d) in s.distributions() {
         let f = |v: Option<f64>| v.map(|x| format!("{x:.4}")).unwrap_or_else(|| "-".into());
-        println!("{:<22} {:>10} {:>10} {:>10} {:>10} {:>10}", name, f(d.mean), f(d.p50), f(d.p90), f(d.p99), f(d.max));
+        println!(
+            "{:<22} {:>10} {:>10} {:>10} {:>10} {:>10}",
+            name,
+            f(d.mean),
+            f(d.p50),
+            f(d.p90),
+            f(d.p99),
+            f(d.max)
+        );
     }
     let f = |v: Option<f64>, p: usize| v.map(|x| format!("{x:.p$}")).unwrap_or_else(|| "-".into());
     println!(

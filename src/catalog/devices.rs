@@ -48,7 +48,11 @@ impl DeviceSpec {
         DEVICES
             .iter()
             .find(|d| d.0.eq_ignore_ascii_case(name))
-            .map(|d| DeviceSpec { name: d.0.to_string(), fp16_tflops: d.1, total_memory_gb: d.2 })
+            .map(|d| DeviceSpec {
+                name: d.0.to_string(),
+                fp16_tflops: d.1,
+                total_memory_gb: d.2,
+            })
             .ok_or_else(|| CatalogError::UnknownDevice {
                 name: name.to_string(),
                 known: DEVICES.iter().map(|d| d.0).collect::<Vec<_>>().join(", "),
@@ -62,7 +66,10 @@ impl NodeSpec {
         NODES
             .iter()
             .find(|n| n.0.eq_ignore_ascii_case(name))
-            .map(|n| NodeSpec { name: n.0.to_string(), num_devices_per_node: n.1 })
+            .map(|n| NodeSpec {
+                name: n.0.to_string(),
+                num_devices_per_node: n.1,
+            })
             .ok_or_else(|| CatalogError::UnknownNode {
                 name: name.to_string(),
                 known: NODES.iter().map(|n| n.0).collect::<Vec<_>>().join(", "),
@@ -72,6 +79,9 @@ impl NodeSpec {
     /// The default node SKU for a device (Vidur's pairwise-NVLink boxes where it has them).
     pub fn default_for(device: &str) -> NodeSpec {
         let name = format!("{}_pairwise_nvlink", device.to_ascii_lowercase());
-        NodeSpec::builtin(&name).unwrap_or(NodeSpec { name, num_devices_per_node: 8 })
+        NodeSpec::builtin(&name).unwrap_or(NodeSpec {
+            name,
+            num_devices_per_node: 8,
+        })
     }
 }

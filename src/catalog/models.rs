@@ -77,7 +77,11 @@ impl ModelSpec {
             .map(|m| m.1())
             .ok_or_else(|| CatalogError::UnknownModel {
                 name: name.to_string(),
-                known: BUILTIN.iter().map(|m| m.0[0]).collect::<Vec<_>>().join(", "),
+                known: BUILTIN
+                    .iter()
+                    .map(|m| m.0[0])
+                    .collect::<Vec<_>>()
+                    .join(", "),
             })
     }
 }
@@ -112,25 +116,94 @@ type Builtin = (&'static [&'static str], fn() -> ModelSpec);
 
 const BUILTIN: &[Builtin] = &[
     (&["meta-llama/Llama-2-7b-hf"], || {
-        llama_like("meta-llama/Llama-2-7b-hf", 32, 32, 32, 4096, 11008, 4096, 32768)
+        llama_like(
+            "meta-llama/Llama-2-7b-hf",
+            32,
+            32,
+            32,
+            4096,
+            11008,
+            4096,
+            32768,
+        )
     }),
     (&["meta-llama/Llama-2-70b-hf"], || {
-        llama_like("meta-llama/Llama-2-70b-hf", 80, 64, 8, 8192, 28672, 4096, 32768)
+        llama_like(
+            "meta-llama/Llama-2-70b-hf",
+            80,
+            64,
+            8,
+            8192,
+            28672,
+            4096,
+            32768,
+        )
     }),
     (&["codellama/CodeLlama-34b-Instruct-hf"], || {
-        llama_like("codellama/CodeLlama-34b-Instruct-hf", 48, 64, 8, 8192, 22016, 16384, 32768)
+        llama_like(
+            "codellama/CodeLlama-34b-Instruct-hf",
+            48,
+            64,
+            8,
+            8192,
+            22016,
+            16384,
+            32768,
+        )
     }),
-    (&["meta-llama/Meta-Llama-3-8B", "meta-llama/Llama-3-8B"], || {
-        llama_like("meta-llama/Meta-Llama-3-8B", 32, 32, 8, 4096, 14336, 4096, 128256)
-    }),
-    (&["meta-llama/Meta-Llama-3-70B", "meta-llama/Llama-3-70B"], || {
-        llama_like("meta-llama/Meta-Llama-3-70B", 80, 64, 8, 8192, 28672, 8192, 128256)
-    }),
+    (
+        &["meta-llama/Meta-Llama-3-8B", "meta-llama/Llama-3-8B"],
+        || {
+            llama_like(
+                "meta-llama/Meta-Llama-3-8B",
+                32,
+                32,
+                8,
+                4096,
+                14336,
+                4096,
+                128256,
+            )
+        },
+    ),
+    (
+        &["meta-llama/Meta-Llama-3-70B", "meta-llama/Llama-3-70B"],
+        || {
+            llama_like(
+                "meta-llama/Meta-Llama-3-70B",
+                80,
+                64,
+                8,
+                8192,
+                28672,
+                8192,
+                128256,
+            )
+        },
+    ),
     (&["internlm/internlm-20b"], || {
-        llama_like("internlm/internlm-20b", 60, 40, 40, 5120, 13824, 4096, 103168)
+        llama_like(
+            "internlm/internlm-20b",
+            60,
+            40,
+            40,
+            5120,
+            13824,
+            4096,
+            103168,
+        )
     }),
     (&["internlm/internlm2-20b"], || {
-        llama_like("internlm/internlm2-20b", 48, 48, 8, 6144, 16384, 32768, 92544)
+        llama_like(
+            "internlm/internlm2-20b",
+            48,
+            48,
+            8,
+            6144,
+            16384,
+            32768,
+            92544,
+        )
     }),
     (&["microsoft/phi-2"], || ModelSpec {
         use_gated_mlp: false,

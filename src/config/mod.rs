@@ -31,6 +31,9 @@ pub enum ConfigError {
 
 impl ConfigError {
     pub(crate) fn invalid(path: &std::path::Path, msg: impl Into<String>) -> Self {
-        ConfigError::Invalid { path: path.to_path_buf(), msg: msg.into() }
+        ConfigError::Invalid {
+            path: path.to_path_buf(),
+            msg: msg.into(),
+        }
     }
 }

@@ -132,8 +132,10 @@ impl VidurTablesConfig {
     pub fn options(&self) -> VidurTablesOptions {
         VidurTablesOptions {
             kv_cache_prediction_granularity: self.kv_cache_prediction_granularity,
-            attention_decode_batching_overhead_fraction: self.attention_decode_batching_overhead_fraction,
-            attention_prefill_batching_overhead_fraction: self.attention_prefill_batching_overhead_fraction,
+            attention_decode_batching_overhead_fraction: self
+                .attention_decode_batching_overhead_fraction,
+            attention_prefill_batching_overhead_fraction: self
+                .attention_prefill_batching_overhead_fraction,
             nccl_cpu_launch_overhead_ms: self.nccl_cpu_launch_overhead_ms,
             nccl_cpu_skew_overhead_per_device_ms: self.nccl_cpu_skew_overhead_per_device_ms,
         }
@@ -155,13 +157,20 @@ pub struct SimRun {
 
 /// Load and validate a simulation YAML.
 pub fn load(path: &Path) -> Result<SimRun, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io { path: path.to_path_buf(), source })?;
-    let file: SimFile = serde_saphyr::from_str(&text).map_err(|e| ConfigError::invalid(path, e.to_string()))?;
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let file: SimFile =
+        serde_saphyr::from_str(&text).map_err(|e| ConfigError::invalid(path, e.to_string()))?;
     let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    let model = ModelSpec::builtin(&file.model).map_err(|e| ConfigError::invalid(path, format!("field 'model': {e}")))?;
-    let device = DeviceSpec::builtin(&file.device).map_err(|e| ConfigError::invalid(path, format!("field 'device': {e}")))?;
+    let model = ModelSpec::builtin(&file.model)
+        .map_err(|e| ConfigError::invalid(path, format!("field 'model': {e}")))?;
+    let device = DeviceSpec::builtin(&file.device)
+        .map_err(|e| ConfigError::invalid(path, format!("field 'device': {e}")))?;
     let node = match &file.network_device {
-        Some(n) => NodeSpec::builtin(n).map_err(|e| ConfigError::invalid(path, format!("field 'network_device': {e}")))?,
+        Some(n) => NodeSpec::builtin(n)
+            .map_err(|e| ConfigError::invalid(path, format!("field 'network_device': {e}")))?,
         None => NodeSpec::default_for(&device.name),
     };
     let sim = SimConfig {
@@ -180,8 +189,14 @@ pub fn load(path: &Path) -> Result<SimRun, ConfigError> {
         compat: file.compat,
         metrics: file.metrics,
     };
-    sim.validate().map_err(|e| ConfigError::invalid(path, e.to_string()))?;
-    Ok(SimRun { sim, workload: file.workload, predictor: file.predictor, base_dir })
+    sim.validate()
+        .map_err(|e| ConfigError::invalid(path, e.to_string()))?;
+    Ok(SimRun {
+        sim,
+        workload: file.workload,
+        predictor: file.predictor,
+        base_dir,
+    })
 }
 
 /// Resolve `p` against `base` unless it is absolute.

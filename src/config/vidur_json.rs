@@ -10,7 +10,9 @@ use super::ConfigError;
 use crate::catalog::{DeviceSpec, ModelSpec, NodeSpec};
 use crate::predictor::VidurTablesOptions;
 use crate::sim::{Compat, MetricsOptions, RouterKind, SchedulerConfig, SchedulerKind, SimConfig};
-use crate::workload::{IntervalConfig, LengthConfig, SyntheticConfig, TraceReplayConfig, WorkloadConfig};
+use crate::workload::{
+    IntervalConfig, LengthConfig, SyntheticConfig, TraceReplayConfig, WorkloadConfig,
+};
 
 /// A Vidur run as read from its config.json.
 #[derive(Debug, Clone)]
@@ -33,22 +35,36 @@ impl Reader<'_> {
     fn get<'v>(&self, v: &'v Value, field: &str) -> Result<&'v Value, ConfigError> {
         let mut cur = v;
         for part in field.split('.') {
-            cur = cur
-                .get(part)
-                .ok_or_else(|| ConfigError::invalid(self.path, format!("missing field '{field}'")))?;
+            cur = cur.get(part).ok_or_else(|| {
+                ConfigError::invalid(self.path, format!("missing field '{field}'"))
+            })?;
         }
         Ok(cur)
     }
     fn u32(&self, v: &Value, field: &str) -> Result<u32, ConfigError> {
         let x = self.get(v, field)?;
         x.as_u64()
-            .or_else(|| x.as_f64().filter(|f| f.fract() == 0.0 && *f >= 0.0).map(|f| f as u64))
+            .or_else(|| {
+                x.as_f64()
+                    .filter(|f| f.fract() == 0.0 && *f >= 0.0)
+                    .map(|f| f as u64)
+            })
             .and_then(|u| u32::try_from(u).ok())
-            .ok_or_else(|| ConfigError::invalid(self.path, format!("field '{field}': expected a non-negative integer, found {x}")))
+            .ok_or_else(|| {
+                ConfigError::invalid(
+                    self.path,
+                    format!("field '{field}': expected a non-negative integer, found {x}"),
+                )
+            })
     }
     fn f64(&self, v: &Value, field: &str) -> Result<f64, ConfigError> {
         let x = self.get(v, field)?;
-        x.as_f64().ok_or_else(|| ConfigError::invalid(self.path, format!("field '{field}': expected a number, found {x}")))
+        x.as_f64().ok_or_else(|| {
+            ConfigError::invalid(
+                self.path,
+                format!("field '{field}': expected a number, found {x}"),
+            )
+        })
     }
     fn opt_f64(&self, v: &Value, field: &str, default: f64) -> Result<f64, ConfigError> {
         match self.get(v, field) {
@@ -58,20 +74,37 @@ impl Reader<'_> {
     }
     fn bool(&self, v: &Value, field: &str) -> Result<bool, ConfigError> {
         let x = self.get(v, field)?;
-        x.as_bool().ok_or_else(|| ConfigError::invalid(self.path, format!("field '{field}': expected true or false, found {x}")))
+        x.as_bool().ok_or_else(|| {
+            ConfigError::invalid(
+                self.path,
+                format!("field '{field}': expected true or false, found {x}"),
+            )
+        })
     }
     fn str<'v>(&self, v: &'v Value, field: &str) -> Result<&'v str, ConfigError> {
         let x = self.get(v, field)?;
-        x.as_str().ok_or_else(|| ConfigError::invalid(self.path, format!("field '{field}': expected a string, found {x}")))
+        x.as_str().ok_or_else(|| {
+            ConfigError::invalid(
+                self.path,
+                format!("field '{field}': expected a string, found {x}"),
+            )
+        })
     }
 }
 
 /// Load a Vidur `config.json`. `trace` overrides the trace file it names (Vidur records the
 /// path as given on its command line, which rarely exists elsewhere).
 pub fn load(path: &Path, trace: Option<&Path>) -> Result<VidurRun, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io { path: path.to_path_buf(), source })?;
-    let root: Value = serde_json::from_str(&text)
-        .map_err(|e| ConfigError::invalid(path, format!("line {} column {}: invalid JSON: {e}", e.line(), e.column())))?;
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let root: Value = serde_json::from_str(&text).map_err(|e| {
+        ConfigError::invalid(
+            path,
+            format!("line {} column {}: invalid JSON: {e}", e.line(), e.column()),
+        )
+    })?;
     let rd = Reader { path };
     let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
 
@@ -100,7 +133,10 @@ pub fn load(path: &Path, trace: Option<&Path>) -> Result<VidurRun, ConfigError> 
         total_memory_gb: rd.f64(dc, "total_memory_gb")?,
     };
     let nc = rd.get(rc, "node_config")?;
-    let node = NodeSpec { name: rd.str(nc, "name")?.to_string(), num_devices_per_node: rd.u32(nc, "num_devices_per_node")? };
+    let node = NodeSpec {
+        name: rd.str(nc, "name")?.to_string(),
+        num_devices_per_node: rd.u32(nc, "num_devices_per_node")?,
+    };
 
     let sc = rd.get(&root, "cluster_config.replica_scheduler_config")?;
     let sname = rd.str(sc, "name")?;
@@ -127,7 +163,9 @@ pub fn load(path: &Path, trace: Option<&Path>) -> Result<VidurRun, ConfigError> 
     };
     match kind {
         SchedulerKind::Sarathi => scheduler.chunk_size = Some(rd.u32(sc, "chunk_size")?),
-        SchedulerKind::Vllm => scheduler.max_tokens_in_batch = Some(rd.u32(sc, "max_tokens_in_batch")?),
+        SchedulerKind::Vllm => {
+            scheduler.max_tokens_in_batch = Some(rd.u32(sc, "max_tokens_in_batch")?)
+        }
         SchedulerKind::Lightllm => {
             scheduler.max_tokens_in_batch = Some(rd.u32(sc, "max_tokens_in_batch")?);
             scheduler.max_waiting_iters = Some(rd.u32(sc, "max_waiting_iters")?);
@@ -151,8 +189,10 @@ pub fn load(path: &Path, trace: Option<&Path>) -> Result<VidurRun, ConfigError> 
     let pc = rd.get(&root, "execution_time_predictor_config")?;
     let predictor = VidurTablesOptions {
         kv_cache_prediction_granularity: rd.u32(pc, "kv_cache_prediction_granularity")?,
-        attention_decode_batching_overhead_fraction: rd.f64(pc, "attention_decode_batching_overhead_fraction")?,
-        attention_prefill_batching_overhead_fraction: rd.f64(pc, "attention_prefill_batching_overhead_fraction")?,
+        attention_decode_batching_overhead_fraction: rd
+            .f64(pc, "attention_decode_batching_overhead_fraction")?,
+        attention_prefill_batching_overhead_fraction: rd
+            .f64(pc, "attention_prefill_batching_overhead_fraction")?,
         nccl_cpu_launch_overhead_ms: rd.f64(pc, "nccl_cpu_launch_overhead_ms")?,
         nccl_cpu_skew_overhead_per_device_ms: rd.f64(pc, "nccl_cpu_skew_overhead_per_device_ms")?,
     };
@@ -163,7 +203,11 @@ pub fn load(path: &Path, trace: Option<&Path>) -> Result<VidurRun, ConfigError> 
         ));
     }
     let mcfg = root.get("metrics_config");
-    let flag = |k: &str, d: bool| mcfg.and_then(|m| m.get(k)).and_then(Value::as_bool).unwrap_or(d);
+    let flag = |k: &str, d: bool| {
+        mcfg.and_then(|m| m.get(k))
+            .and_then(Value::as_bool)
+            .unwrap_or(d)
+    };
     let time_limit = rd.opt_f64(&root, "time_limit", 0.0)?;
     let sim = SimConfig {
         model,
@@ -185,15 +229,28 @@ pub fn load(path: &Path, trace: Option<&Path>) -> Result<VidurRun, ConfigError> 
             token_metrics: flag("store_token_completion_metrics", false),
         },
     };
-    sim.validate().map_err(|e| ConfigError::invalid(path, e.to_string()))?;
-    Ok(VidurRun { sim, workload, predictor, base_dir })
+    sim.validate()
+        .map_err(|e| ConfigError::invalid(path, e.to_string()))?;
+    Ok(VidurRun {
+        sim,
+        workload,
+        predictor,
+        base_dir,
+    })
 }
 
-fn read_workload(rd: &Reader, g: &Value, trace: Option<&Path>) -> Result<WorkloadConfig, ConfigError> {
+fn read_workload(
+    rd: &Reader,
+    g: &Value,
+    trace: Option<&Path>,
+) -> Result<WorkloadConfig, ConfigError> {
     let trace_str = |field: &str| -> Result<String, ConfigError> {
         Ok(match trace {
             // A command-line path is relative to the working directory, not the config.
-            Some(t) => std::path::absolute(t).unwrap_or_else(|_| t.to_path_buf()).display().to_string(),
+            Some(t) => std::path::absolute(t)
+                .unwrap_or_else(|_| t.to_path_buf())
+                .display()
+                .to_string(),
             None => rd.str(g, field)?.to_string(),
         })
     };

@@ -51,7 +51,10 @@ impl SeriesAverageMeter {
     /// conformance cases reproduce to the last digit only with it (vllm_heavy: 48.1232 here,
     /// 68.81 time-weighted).
     pub fn count_weighted() -> Self {
-        SeriesAverageMeter { count_weighted: true, ..SeriesAverageMeter::new(true) }
+        SeriesAverageMeter {
+            count_weighted: true,
+            ..SeriesAverageMeter::new(true)
+        }
     }
 
     /// Put a float value.

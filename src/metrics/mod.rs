@@ -169,7 +169,11 @@ impl Recorder {
         let quirk = setup.compat.is_vidur();
         let n_rep = setup.num_replicas as usize;
         let n_stage = n_rep * setup.num_stages as usize;
-        let meter = if quirk { SeriesAverageMeter::count_weighted() } else { SeriesAverageMeter::new(false) };
+        let meter = if quirk {
+            SeriesAverageMeter::count_weighted()
+        } else {
+            SeriesAverageMeter::new(false)
+        };
         let mut memory = vec![meter; n_rep];
         for m in &mut memory {
             m.put_int(0.0, 0);

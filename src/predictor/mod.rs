@@ -4,8 +4,6 @@ pub mod vidur_tables;
 
 pub use vidur_tables::{VidurTablesOptions, VidurTablesPredictor};
 
-
-
 /// One batch member as the predictor sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BatchEntry {

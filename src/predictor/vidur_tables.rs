@@ -86,7 +86,10 @@ impl Grid {
         if c >= self.cols {
             return None;
         }
-        self.values.get(r * self.cols + c).copied().filter(|v| !v.is_nan())
+        self.values
+            .get(r * self.cols + c)
+            .copied()
+            .filter(|v| !v.is_nan())
     }
 }
 
@@ -112,13 +115,18 @@ pub struct VidurTablesPredictor {
     compat: Compat,
 }
 
-fn read_table(dir: &Path, op: &str) -> Result<Option<(PathBuf, Vec<String>, Vec<Vec<f64>>)>, PredictorError> {
+/// A parsed table file: its path, header and numeric rows.
+type TableFile = (PathBuf, Vec<String>, Vec<Vec<f64>>);
+
+fn read_table(dir: &Path, op: &str) -> Result<Option<TableFile>, PredictorError> {
     let gz = dir.join(format!("{op}.csv.gz"));
     let plain = dir.join(format!("{op}.csv"));
     let (path, text) = if gz.exists() {
         let f = std::fs::File::open(&gz).map_err(|e| table_err(&gz, e))?;
         let mut s = String::new();
-        flate2::read::GzDecoder::new(f).read_to_string(&mut s).map_err(|e| table_err(&gz, e))?;
+        flate2::read::GzDecoder::new(f)
+            .read_to_string(&mut s)
+            .map_err(|e| table_err(&gz, e))?;
         (gz, s)
     } else if plain.exists() {
         let s = std::fs::read_to_string(&plain).map_err(|e| table_err(&plain, e))?;
@@ -134,7 +142,10 @@ fn read_table(dir: &Path, op: &str) -> Result<Option<(PathBuf, Vec<String>, Vec<
         .map(|s| s.trim().to_string())
         .collect();
     if header.last().map(String::as_str) != Some("prediction") {
-        return Err(table_err(&path, format!("line 1: expected the last column to be 'prediction', found {header:?}")));
+        return Err(table_err(
+            &path,
+            format!("line 1: expected the last column to be 'prediction', found {header:?}"),
+        ));
     }
     let mut rows = Vec::new();
     for (i, line) in lines.enumerate() {
@@ -146,13 +157,25 @@ fn read_table(dir: &Path, op: &str) -> Result<Option<(PathBuf, Vec<String>, Vec<
             let v: f64 = field.trim().parse().map_err(|_| {
                 table_err(
                     &path,
-                    format!("line {}: column '{}': expected a number, found '{field}'", i + 2, header.get(j).map(String::as_str).unwrap_or("?")),
+                    format!(
+                        "line {}: column '{}': expected a number, found '{field}'",
+                        i + 2,
+                        header.get(j).map(String::as_str).unwrap_or("?")
+                    ),
                 )
             })?;
             row.push(v);
         }
         if row.len() != header.len() {
-            return Err(table_err(&path, format!("line {}: expected {} fields, found {}", i + 2, header.len(), row.len())));
+            return Err(table_err(
+                &path,
+                format!(
+                    "line {}: expected {} fields, found {}",
+                    i + 2,
+                    header.len(),
+                    row.len()
+                ),
+            ));
         }
         rows.push(row);
     }
@@ -160,21 +183,34 @@ fn read_table(dir: &Path, op: &str) -> Result<Option<(PathBuf, Vec<String>, Vec<
 }
 
 fn table_err(path: &Path, msg: impl std::fmt::Display) -> PredictorError {
-    PredictorError::Table { path: path.display().to_string(), msg: msg.to_string() }
+    PredictorError::Table {
+        path: path.display().to_string(),
+        msg: msg.to_string(),
+    }
 }
 
 fn expect_columns(path: &Path, header: &[String], want: &[&str]) -> Result<(), PredictorError> {
     let got: Vec<&str> = header.iter().map(String::as_str).collect();
     if got != want {
-        return Err(table_err(path, format!("line 1: expected columns {want:?}, found {got:?}")));
+        return Err(table_err(
+            path,
+            format!("line 1: expected columns {want:?}, found {got:?}"),
+        ));
     }
     Ok(())
 }
 
-fn token_table(dir: &Path, op: &'static str, required: bool) -> Result<Option<TokenTable>, PredictorError> {
+fn token_table(
+    dir: &Path,
+    op: &'static str,
+    required: bool,
+) -> Result<Option<TokenTable>, PredictorError> {
     let Some((path, header, rows)) = read_table(dir, op)? else {
         if required {
-            return Err(table_err(&dir.join(format!("{op}.csv.gz")), "missing prediction table (expected <op>.csv or <op>.csv.gz)"));
+            return Err(table_err(
+                &dir.join(format!("{op}.csv.gz")),
+                "missing prediction table (expected <op>.csv or <op>.csv.gz)",
+            ));
         }
         return Ok(None);
     };
@@ -183,12 +219,25 @@ fn token_table(dir: &Path, op: &'static str, required: bool) -> Result<Option<To
     for (i, r) in rows.iter().enumerate() {
         let n = r[0];
         if n < 1.0 || n.fract() != 0.0 || n as usize > rows.len() {
-            return Err(table_err(&path, format!("line {}: num_tokens must be 1..={} without gaps, found {n}", i + 2, rows.len())));
+            return Err(table_err(
+                &path,
+                format!(
+                    "line {}: num_tokens must be 1..={} without gaps, found {n}",
+                    i + 2,
+                    rows.len()
+                ),
+            ));
         }
         values[n as usize - 1] = r[1];
     }
     if let Some(i) = values.iter().position(|v| v.is_nan()) {
-        return Err(table_err(&path, format!("num_tokens {} is missing (keys must be 1..=N without gaps)", i + 1)));
+        return Err(table_err(
+            &path,
+            format!(
+                "num_tokens {} is missing (keys must be 1..=N without gaps)",
+                i + 1
+            ),
+        ));
     }
     Ok(Some(TokenTable { op, values }))
 }
@@ -216,40 +265,70 @@ impl VidurTablesPredictor {
         let all_reduce = token_table(dir, "all_reduce", tp > 1)?;
         let send_recv = token_table(dir, "send_recv", pp > 1)?;
 
-        let (path, header, rows) = read_table(dir, "attn_decode")?
-            .ok_or_else(|| table_err(&dir.join("attn_decode.csv.gz"), "missing prediction table"))?;
-        expect_columns(&path, &header, &["batch_size", "kv_cache_size", "prediction"])?;
+        let (path, header, rows) = read_table(dir, "attn_decode")?.ok_or_else(|| {
+            table_err(&dir.join("attn_decode.csv.gz"), "missing prediction table")
+        })?;
+        expect_columns(
+            &path,
+            &header,
+            &["batch_size", "kv_cache_size", "prediction"],
+        )?;
         let max_b = rows.iter().map(|r| r[0] as usize).max().unwrap_or(0);
         let max_kv = rows.iter().map(|r| r[1] as usize).max().unwrap_or(0);
         let cols = max_kv / g as usize + 1;
-        let mut decode = Grid { cols, values: vec![f64::NAN; (max_b + 1) * cols] };
+        let mut decode = Grid {
+            cols,
+            values: vec![f64::NAN; (max_b + 1) * cols],
+        };
         for r in &rows {
             let (b, kv) = (r[0] as usize, r[1] as usize);
-            if kv % g as usize == 0 {
+            if kv.is_multiple_of(g as usize) {
                 decode.values[b * cols + kv / g as usize] = r[2];
             }
         }
 
-        let (path, header, rows) = read_table(dir, "attn_prefill")?
-            .ok_or_else(|| table_err(&dir.join("attn_prefill.csv.gz"), "missing prediction table"))?;
-        expect_columns(&path, &header, &["kv_cache_size", "prefill_chunk_size_squared", "prediction"])?;
+        let (path, header, rows) = read_table(dir, "attn_prefill")?.ok_or_else(|| {
+            table_err(&dir.join("attn_prefill.csv.gz"), "missing prediction table")
+        })?;
+        expect_columns(
+            &path,
+            &header,
+            &["kv_cache_size", "prefill_chunk_size_squared", "prediction"],
+        )?;
         let max_kv = rows.iter().map(|r| r[0] as usize).max().unwrap_or(0);
-        let max_c = rows.iter().map(|r| (r[1].sqrt().round()) as usize).max().unwrap_or(0);
+        let max_c = rows
+            .iter()
+            .map(|r| (r[1].sqrt().round()) as usize)
+            .max()
+            .unwrap_or(0);
         let cols = max_c + 1;
-        let mut prefill = Grid { cols, values: vec![f64::NAN; (max_kv / g as usize + 1) * cols] };
+        let mut prefill = Grid {
+            cols,
+            values: vec![f64::NAN; (max_kv / g as usize + 1) * cols],
+        };
         for (i, r) in rows.iter().enumerate() {
             let kv = r[0] as usize;
             let c = r[1].sqrt().round() as usize;
             if (c * c) as f64 != r[1] {
-                return Err(table_err(&path, format!("line {}: prefill_chunk_size_squared {} is not a perfect square", i + 2, r[1])));
+                return Err(table_err(
+                    &path,
+                    format!(
+                        "line {}: prefill_chunk_size_squared {} is not a perfect square",
+                        i + 2,
+                        r[1]
+                    ),
+                ));
             }
-            if kv % g as usize == 0 {
+            if kv.is_multiple_of(g as usize) {
                 prefill.values[(kv / g as usize) * cols + c] = r[2];
             }
         }
 
         let (decode_overhead, prefill_overhead) = if model.is_gqa() {
-            (opts.attention_decode_batching_overhead_fraction, opts.attention_prefill_batching_overhead_fraction)
+            (
+                opts.attention_decode_batching_overhead_fraction,
+                opts.attention_prefill_batching_overhead_fraction,
+            )
         } else {
             (0.0, 0.0)
         };
@@ -286,9 +365,14 @@ impl VidurTablesPredictor {
         // int(np.mean(...)) truncates, then rounds up to the KV granularity.
         let kv = ((sum / n as f64) as u32).div_ceil(self.granularity) * self.granularity;
         let overhead = 1.0 + self.decode_overhead * (n > 1) as u32 as f64;
-        match self.decode.get(n as usize, (kv / self.granularity) as usize) {
+        match self
+            .decode
+            .get(n as usize, (kv / self.granularity) as usize)
+        {
             Some(v) => Ok(v * overhead),
-            None if !self.compat.is_vidur() && n as usize >= self.decode.values.len() / self.decode.cols => {
+            None if !self.compat.is_vidur()
+                && n as usize >= self.decode.values.len() / self.decode.cols =>
+            {
                 // Default mode: a decode batch larger than the table is split into table-sized
                 // parts (Vidur raises KeyError here).
                 let max_b = self.decode.values.len() / self.decode.cols - 1;
@@ -296,7 +380,8 @@ impl VidurTablesPredictor {
                 let mut left = n as usize;
                 while left > 0 {
                     let part = left.min(max_b);
-                    total += self.decode_lookup(part, kv)? * (1.0 + self.decode_overhead * (part > 1) as u32 as f64);
+                    total += self.decode_lookup(part, kv)?
+                        * (1.0 + self.decode_overhead * (part > 1) as u32 as f64);
                     left -= part;
                 }
                 Ok(total)
@@ -306,29 +391,36 @@ impl VidurTablesPredictor {
     }
 
     fn decode_lookup(&self, n: usize, kv: u32) -> Result<f64, PredictorError> {
-        self.decode.get(n, (kv / self.granularity) as usize).ok_or_else(|| PredictorError::OutOfRange {
-            op: "attn_decode",
-            key: format!("(batch_size={n}, kv_cache_size={kv})"),
-            range: format!(
-                "batch_size 1..={} and kv_cache_size 0..={} step {}",
-                self.decode.values.len() / self.decode.cols - 1,
-                (self.decode.cols - 1) as u32 * self.granularity,
-                self.granularity
-            ),
-        })
+        self.decode
+            .get(n, (kv / self.granularity) as usize)
+            .ok_or_else(|| PredictorError::OutOfRange {
+                op: "attn_decode",
+                key: format!("(batch_size={n}, kv_cache_size={kv})"),
+                range: format!(
+                    "batch_size 1..={} and kv_cache_size 0..={} step {}",
+                    self.decode.values.len() / self.decode.cols - 1,
+                    (self.decode.cols - 1) as u32 * self.granularity,
+                    self.granularity
+                ),
+            })
     }
 
     fn prefill_lookup(&self, kv: u32, c: u32) -> Result<f64, PredictorError> {
-        self.prefill.get((kv / self.granularity) as usize, c as usize).ok_or_else(|| PredictorError::OutOfRange {
-            op: "attn_prefill",
-            key: format!("(kv_cache_size={kv}, prefill_chunk_size_squared={})", c as u64 * c as u64),
-            range: format!(
-                "kv_cache_size 0..={} step {} and prefill_chunk_size 1..={}",
-                (self.prefill.values.len() / self.prefill.cols - 1) as u32 * self.granularity,
-                self.granularity,
-                self.prefill.cols - 1
-            ),
-        })
+        self.prefill
+            .get((kv / self.granularity) as usize, c as usize)
+            .ok_or_else(|| PredictorError::OutOfRange {
+                op: "attn_prefill",
+                key: format!(
+                    "(kv_cache_size={kv}, prefill_chunk_size_squared={})",
+                    c as u64 * c as u64
+                ),
+                range: format!(
+                    "kv_cache_size 0..={} step {} and prefill_chunk_size 1..={}",
+                    (self.prefill.values.len() / self.prefill.cols - 1) as u32 * self.granularity,
+                    self.granularity,
+                    self.prefill.cols - 1
+                ),
+            })
     }
 
     fn prefill_time(&self, batch: &[BatchEntry]) -> Result<f64, PredictorError> {
@@ -356,7 +448,8 @@ impl VidurTablesPredictor {
                 // whose KV sums past its end; Vidur raises KeyError), sum per-request lookups.
                 let mut total = 0.0;
                 for e in batch.iter().filter(|e| !e.is_prefill_complete) {
-                    total += self.prefill_lookup(e.num_processed_tokens.div_ceil(g) * g, e.num_tokens)?;
+                    total +=
+                        self.prefill_lookup(e.num_processed_tokens.div_ceil(g) * g, e.num_tokens)?;
                 }
                 Ok(total * overhead)
             }
@@ -389,12 +482,19 @@ impl ExecutionTimePredictor for VidurTablesPredictor {
             + self.prefill_time(batch)?
             + t_ar
             + in_ln.get(t8)?;
-        let post_ln = if self.post_attn_norm { post_ln.get(t8)? } else { 0.0 };
+        let post_ln = if self.post_attn_norm {
+            post_ln.get(t8)?
+        } else {
+            0.0
+        };
         let mlp_layer = up.get(t8)? + down.get(t8)? + act.get(t8)? + t_ar + post_ln;
         let block = attn_layer + mlp_layer + add.get(t8)?;
         let model_s = (block * self.layers_per_stage + t_pp) * 1e-3;
         // CPU overheads are not modeled (Vidur's default skip_cpu_overhead_modeling=True).
-        Ok(StageTime { total_s: model_s + 0.0 * 1e-3, model_s })
+        Ok(StageTime {
+            total_s: model_s + 0.0 * 1e-3,
+            model_s,
+        })
     }
 
     fn describe(&self) -> String {

@@ -97,7 +97,11 @@ impl SchedulerConfig {
         SchedulerConfig {
             kind,
             batch_size_cap: default_batch_size_cap(),
-            block_size: if kind == SchedulerKind::Lightllm { 1 } else { default_block_size() },
+            block_size: if kind == SchedulerKind::Lightllm {
+                1
+            } else {
+                default_block_size()
+            },
             watermark_blocks_fraction: default_watermark(),
             num_blocks: None,
             chunk_size: None,
@@ -126,7 +130,10 @@ impl SchedulerConfig {
         use SchedulerKind::*;
         let k = self.kind;
         if self.chunk_size.is_some() && k != Sarathi {
-            return Err(format!("scheduler.chunk_size applies only to sarathi, not {}", k.name()));
+            return Err(format!(
+                "scheduler.chunk_size applies only to sarathi, not {}",
+                k.name()
+            ));
         }
         if self.max_tokens_in_batch.is_some() && !matches!(k, Vllm | Lightllm) {
             return Err(format!(
@@ -210,6 +217,9 @@ fn yes() -> bool {
 
 impl Default for MetricsOptions {
     fn default() -> Self {
-        MetricsOptions { chrome_trace: true, token_metrics: true }
+        MetricsOptions {
+            chrome_trace: true,
+            token_metrics: true,
+        }
     }
 }

@@ -76,7 +76,14 @@ pub fn simulate(
     let stages = cfg.num_pipeline_stages;
     let replicas = (0..cfg.num_replicas)
         .map(|id| Replica {
-            base: ReplicaBase::new(id, &cfg.scheduler, &plan, cfg.max_tokens, stages, cfg.compat),
+            base: ReplicaBase::new(
+                id,
+                &cfg.scheduler,
+                &plan,
+                cfg.max_tokens,
+                stages,
+                cfg.compat,
+            ),
             sched: schedulers::build(cfg.scheduler.kind),
             stages: (0..stages).map(|_| Stage::default()).collect(),
         })
@@ -91,15 +98,31 @@ pub fn simulate(
                 requests[i - 1].arrived_at
             )));
         }
-        reqs.push(Request::new(i as ReqId, r.arrived_at, r.num_prefill_tokens, r.num_decode_tokens));
+        reqs.push(Request::new(
+            i as ReqId,
+            r.arrived_at,
+            r.num_prefill_tokens,
+            r.num_decode_tokens,
+        ));
     }
     let m = &cfg.model;
-    let (tp, pp) = (cfg.tensor_parallel_size as f64, cfg.num_pipeline_stages as f64);
+    let (tp, pp) = (
+        cfg.tensor_parallel_size as f64,
+        cfg.num_pipeline_stages as f64,
+    );
     // Vidur divides by fp16_tflops·2^40; default mode uses SI tera (1e12).
-    let tera = if cfg.compat.is_vidur() { 2f64.powi(40) } else { 1e12 };
+    let tera = if cfg.compat.is_vidur() {
+        2f64.powi(40)
+    } else {
+        1e12
+    };
     let mfu = Mfu {
-        params_per_device: m.params_per_device(cfg.tensor_parallel_size, cfg.num_pipeline_stages) as f64,
-        attn_coeff: 4.0 * (m.num_layers as f64 / pp).floor() * (m.num_q_heads as f64 / tp).floor() * m.head_dim() as f64,
+        params_per_device: m.params_per_device(cfg.tensor_parallel_size, cfg.num_pipeline_stages)
+            as f64,
+        attn_coeff: 4.0
+            * (m.num_layers as f64 / pp).floor()
+            * (m.num_q_heads as f64 / tp).floor()
+            * m.head_dim() as f64,
         device_flops: cfg.device.fp16_tflops * tera,
     };
     let setup = RecorderSetup {
@@ -163,7 +186,11 @@ impl Engine<'_> {
                 (None, Some(_)) => false,
                 (None, None) => return Ok(false),
             };
-            let t = if take_arrival { arrival.expect("checked") } else { self.queue.peek_time().expect("checked") };
+            let t = if take_arrival {
+                arrival.expect("checked")
+            } else {
+                self.queue.peek_time().expect("checked")
+            };
             if t < self.now {
                 self.time_monotone = false;
             }
@@ -190,12 +217,25 @@ impl Engine<'_> {
         match ev {
             Event::GlobalSchedule => self.on_global_schedule(t),
             Event::ReplicaSchedule { replica } => self.on_replica_schedule(t, replica)?,
-            Event::BatchStageArrival { replica, stage, batch } => {
-                self.replicas[replica as usize].stages[stage as usize].queue.push_back(batch);
-                self.queue.push(t, Event::ReplicaStageSchedule { replica, stage });
+            Event::BatchStageArrival {
+                replica,
+                stage,
+                batch,
+            } => {
+                self.replicas[replica as usize].stages[stage as usize]
+                    .queue
+                    .push_back(batch);
+                self.queue
+                    .push(t, Event::ReplicaStageSchedule { replica, stage });
             }
-            Event::ReplicaStageSchedule { replica, stage } => self.on_stage_schedule(t, replica, stage)?,
-            Event::BatchStageEnd { replica, stage, batch } => self.on_stage_end(t, replica, stage, batch),
+            Event::ReplicaStageSchedule { replica, stage } => {
+                self.on_stage_schedule(t, replica, stage)?
+            }
+            Event::BatchStageEnd {
+                replica,
+                stage,
+                batch,
+            } => self.on_stage_end(t, replica, stage, batch),
             Event::BatchEnd { replica, batch } => self.on_batch_end(t, replica, batch),
         }
         Ok(())
@@ -203,7 +243,8 @@ impl Engine<'_> {
 
     fn on_request_arrival(&mut self, t: f64, id: ReqId) {
         self.global_queue.push(id);
-        self.recorder.on_request_arrival(t, &self.requests[id as usize]);
+        self.recorder
+            .on_request_arrival(t, &self.requests[id as usize]);
         self.queue.push(t, Event::GlobalSchedule);
     }
 
@@ -212,9 +253,15 @@ impl Engine<'_> {
             return;
         }
         let reqs = &self.requests;
-        self.global_queue.sort_by(|a, b| reqs[*a as usize].arrived_at.total_cmp(&reqs[*b as usize].arrived_at));
+        self.global_queue.sort_by(|a, b| {
+            reqs[*a as usize]
+                .arrived_at
+                .total_cmp(&reqs[*b as usize].arrived_at)
+        });
         self.router.begin(
-            self.replicas.iter().map(|r| r.base.request_queue.len() as u64),
+            self.replicas
+                .iter()
+                .map(|r| r.base.request_queue.len() as u64),
             self.replicas.iter().map(|r| r.base.blocks.map_len as u64),
         );
         for i in 0..self.global_queue.len() {
@@ -228,7 +275,8 @@ impl Engine<'_> {
         // Vidur iterates a Python set of small ints: ascending replica order.
         for r in 0..self.touched.len() {
             if std::mem::take(&mut self.touched[r]) {
-                self.queue.push(t, Event::ReplicaSchedule { replica: r as u32 });
+                self.queue
+                    .push(t, Event::ReplicaSchedule { replica: r as u32 });
             }
         }
     }
@@ -239,7 +287,10 @@ impl Engine<'_> {
         while rep.base.num_running_batches < rep.base.num_stages {
             let slot = self.batches.alloc(r);
             let batch = self.batches.get_mut(slot);
-            if rep.sched.next_batch(&mut rep.base, &mut self.requests, batch)? {
+            if rep
+                .sched
+                .next_batch(&mut rep.base, &mut self.requests, batch)?
+            {
                 batch.finalize(&self.requests);
                 self.batches.commit(slot);
                 self.formed.push(slot);
@@ -252,7 +303,8 @@ impl Engine<'_> {
         if self.formed.is_empty() {
             return Ok(());
         }
-        self.recorder.on_replica_schedule(t, r, rep.base.blocks.memory_usage_percent());
+        self.recorder
+            .on_replica_schedule(t, r, rep.base.blocks.memory_usage_percent());
         for &slot in &self.formed {
             let batch = self.batches.get_mut(slot);
             batch.scheduled_at = t;
@@ -261,7 +313,14 @@ impl Engine<'_> {
             }
         }
         for &slot in &self.formed {
-            self.queue.push(t, Event::BatchStageArrival { replica: r, stage: 0, batch: slot });
+            self.queue.push(
+                t,
+                Event::BatchStageArrival {
+                    replica: r,
+                    stage: 0,
+                    batch: slot,
+                },
+            );
         }
         Ok(())
     }
@@ -271,7 +330,9 @@ impl Engine<'_> {
         if stage.busy {
             return Ok(());
         }
-        let Some(slot) = stage.queue.pop_front() else { return Ok(()) };
+        let Some(slot) = stage.queue.pop_front() else {
+            return Ok(());
+        };
         stage.busy = true;
         let batch = self.batches.get(slot);
         self.entries.clear();
@@ -285,21 +346,37 @@ impl Engine<'_> {
                 is_prefill_complete: req.is_prefill_complete,
             });
             mlp_tokens += n as f64;
-            attn_flops += self.mfu.attn_coeff * n as f64 * (n as f64 + req.num_processed_tokens as f64);
+            attn_flops +=
+                self.mfu.attn_coeff * n as f64 * (n as f64 + req.num_processed_tokens as f64);
         }
-        let time = self
-            .predictor
-            .predict(&self.entries, s)
-            .map_err(|source| SimError::Predictor { time: t, replica: r, source })?;
+        let time =
+            self.predictor
+                .predict(&self.entries, s)
+                .map_err(|source| SimError::Predictor {
+                    time: t,
+                    replica: r,
+                    source,
+                })?;
         stage.exec_s = time.total_s;
         stage.model_s = time.model_s;
         for &id in &batch.requests {
             self.requests[id as usize].on_batch_stage_schedule(t);
         }
         let flops = 2.0 * mlp_tokens * self.mfu.params_per_device + attn_flops;
-        let mfu = if time.total_s > 0.0 { flops / time.total_s * 100.0 / self.mfu.device_flops } else { 0.0 };
+        let mfu = if time.total_s > 0.0 {
+            flops / time.total_s * 100.0 / self.mfu.device_flops
+        } else {
+            0.0
+        };
         self.recorder.on_stage_schedule(t, r, s, mfu);
-        self.queue.push(t + time.total_s, Event::BatchStageEnd { replica: r, stage: s, batch: slot });
+        self.queue.push(
+            t + time.total_s,
+            Event::BatchStageEnd {
+                replica: r,
+                stage: s,
+                batch: slot,
+            },
+        );
         Ok(())
     }
 
@@ -312,11 +389,30 @@ impl Engine<'_> {
             self.requests[id as usize].on_batch_stage_end(t, exec, model);
         }
         self.recorder.on_stage_end(t, r, s, batch, exec);
-        self.queue.push(t, Event::ReplicaStageSchedule { replica: r, stage: s });
+        self.queue.push(
+            t,
+            Event::ReplicaStageSchedule {
+                replica: r,
+                stage: s,
+            },
+        );
         if s + 1 == self.cfg.num_pipeline_stages {
-            self.queue.push(t, Event::BatchEnd { replica: r, batch: slot });
+            self.queue.push(
+                t,
+                Event::BatchEnd {
+                    replica: r,
+                    batch: slot,
+                },
+            );
         } else {
-            self.queue.push(t, Event::BatchStageArrival { replica: r, stage: s + 1, batch: slot });
+            self.queue.push(
+                t,
+                Event::BatchStageArrival {
+                    replica: r,
+                    stage: s + 1,
+                    batch: slot,
+                },
+            );
         }
     }
 
@@ -327,8 +423,15 @@ impl Engine<'_> {
         }
         let rep = &mut self.replicas[r as usize];
         rep.base.num_running_batches -= 1;
-        rep.sched.on_batch_end(&mut rep.base, &mut self.requests, batch);
-        self.recorder.on_batch_end(t, r, batch, &self.requests, rep.base.blocks.memory_usage_percent());
+        rep.sched
+            .on_batch_end(&mut rep.base, &mut self.requests, batch);
+        self.recorder.on_batch_end(
+            t,
+            r,
+            batch,
+            &self.requests,
+            rep.base.blocks.memory_usage_percent(),
+        );
         self.batches.release(slot);
         self.queue.push(t, Event::ReplicaSchedule { replica: r });
     }

@@ -76,7 +76,10 @@ impl PartialOrd for Entry {
 impl Ord for Entry {
     // Reversed: BinaryHeap is a max-heap and we want the smallest (time, seq) first.
     fn cmp(&self, other: &Self) -> Ordering {
-        other.time.total_cmp(&self.time).then_with(|| other.seq.cmp(&self.seq))
+        other
+            .time
+            .total_cmp(&self.time)
+            .then_with(|| other.seq.cmp(&self.seq))
     }
 }
 
@@ -91,7 +94,10 @@ pub struct EventQueue {
 impl EventQueue {
     /// An empty queue whose first sequence number is `first_seq` (arrivals use the ones below).
     pub fn new(first_seq: u64) -> Self {
-        EventQueue { heap: BinaryHeap::with_capacity(64), next_seq: first_seq }
+        EventQueue {
+            heap: BinaryHeap::with_capacity(64),
+            next_seq: first_seq,
+        }
     }
 
     /// Schedule `event` at `time`.

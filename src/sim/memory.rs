@@ -23,6 +23,7 @@ pub struct MemoryPlan {
 /// includes the embedding / LM-head shard the worst stage holds, and does not multiply by PP
 /// (each stage holds KV for every in-flight request, so the replica's slots are what one device
 /// fits).
+#[allow(clippy::too_many_arguments)] // the planner's inputs are independent quantities
 pub fn plan(
     model: &ModelSpec,
     device: &DeviceSpec,
@@ -34,16 +35,30 @@ pub fn plan(
     compat: Compat,
 ) -> Result<MemoryPlan, SimError> {
     let available = device.total_memory_gb * 1024f64.powi(3) * (1.0 - memory_margin_fraction);
-    let kv_per_layer_per_request =
-        2.0 * 2.0 * model.head_dim() as f64 * model.num_kv_heads.div_ceil(tp) as f64 * max_tokens as f64;
+    let kv_per_layer_per_request = 2.0
+        * 2.0
+        * model.head_dim() as f64
+        * model.num_kv_heads.div_ceil(tp) as f64
+        * max_tokens as f64;
     let (param_bytes, kv_per_request) = if compat.is_vidur() {
-        (2.0 * model.params_per_device(tp, pp) as f64, kv_per_layer_per_request * model.num_layers as f64)
+        (
+            2.0 * model.params_per_device(tp, pp) as f64,
+            kv_per_layer_per_request * model.num_layers as f64,
+        )
     } else {
         // The first stage holds the embedding, the last the LM head; with PP=1 one device holds
         // both (unless tied).
-        let copies = if pp == 1 && !model.tie_word_embeddings { 2 } else { 1 };
-        let params = model.params_per_device(tp, pp) + copies * model.embedding_params_per_device(tp);
-        (2.0 * params as f64, kv_per_layer_per_request * (model.num_layers / pp) as f64)
+        let copies = if pp == 1 && !model.tie_word_embeddings {
+            2
+        } else {
+            1
+        };
+        let params =
+            model.params_per_device(tp, pp) + copies * model.embedding_params_per_device(tp);
+        (
+            2.0 * params as f64,
+            kv_per_layer_per_request * (model.num_layers / pp) as f64,
+        )
     };
     let max_batch_size = ((available - param_bytes) / kv_per_request).floor();
     if max_batch_size < 1.0 {
@@ -56,10 +71,18 @@ pub fn plan(
         )));
     }
     let max_batch_size = max_batch_size as u64;
-    let slots = if compat.is_vidur() { max_batch_size * pp as u64 } else { max_batch_size };
+    let slots = if compat.is_vidur() {
+        max_batch_size * pp as u64
+    } else {
+        max_batch_size
+    };
     let max_blocks_per_sequence = (max_tokens / sched.block_size) as u64;
     let num_blocks = sched.num_blocks.unwrap_or(max_blocks_per_sequence * slots);
-    Ok(MemoryPlan { max_batch_size, max_request_slots: slots, num_blocks })
+    Ok(MemoryPlan {
+        max_batch_size,
+        max_request_slots: slots,
+        num_blocks,
+    })
 }
 
 /// A replica's KV block accounting (Vidur's allocation map, kept on the requests themselves).
@@ -78,7 +101,12 @@ pub struct BlockManager {
 impl BlockManager {
     /// A manager with `num_blocks` free blocks.
     pub fn new(num_blocks: u64) -> Self {
-        BlockManager { num_blocks, allocated: 0, map_len: 0, peak_allocated: 0 }
+        BlockManager {
+            num_blocks,
+            allocated: 0,
+            map_len: 0,
+            peak_allocated: 0,
+        }
     }
 
     /// Free blocks.
@@ -146,7 +174,15 @@ mod tests {
             ("meta-llama/Llama-2-7b-hf", "a40", 1, 1, 14, 14, 3584),
             ("meta-llama/Llama-2-70b-hf", "a100", 4, 1, 128, 128, 32768),
             ("meta-llama/Llama-2-70b-hf", "a100", 2, 2, 64, 128, 32768),
-            ("codellama/CodeLlama-34b-Instruct-hf", "a100", 2, 1, 109, 109, 27904),
+            (
+                "codellama/CodeLlama-34b-Instruct-hf",
+                "a100",
+                2,
+                1,
+                109,
+                109,
+                27904,
+            ),
             ("Qwen/Qwen-72B", "a100", 4, 1, 15, 15, 3840),
             ("meta-llama/Meta-Llama-3-8B", "a100", 1, 1, 118, 118, 30208),
             ("internlm/internlm-20b", "a100", 2, 1, 23, 23, 5888),
@@ -157,7 +193,11 @@ mod tests {
             let model = ModelSpec::builtin(m).unwrap();
             let dev = DeviceSpec::builtin(d).unwrap();
             let p = plan(&model, &dev, tp, pp, 0.1, 4096, &sched, Compat::Vidur).unwrap();
-            assert_eq!((p.max_batch_size, p.max_request_slots, p.num_blocks), (mbs, slots, blocks), "{m} {d} {tp}x{pp}");
+            assert_eq!(
+                (p.max_batch_size, p.max_request_slots, p.num_blocks),
+                (mbs, slots, blocks),
+                "{m} {d} {tp}x{pp}"
+            );
         }
     }
 
@@ -179,7 +219,9 @@ mod tests {
         let model = ModelSpec::builtin("meta-llama/Llama-2-70b-hf").unwrap();
         let dev = DeviceSpec::builtin("a100").unwrap();
         let sched = SchedulerConfig::new(SchedulerKind::Sarathi);
-        let err = plan(&model, &dev, 1, 1, 0.1, 4096, &sched, Compat::Vidur).unwrap_err().to_string();
+        let err = plan(&model, &dev, 1, 1, 0.1, 4096, &sched, Compat::Vidur)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("does not fit"), "{err}");
     }
 }

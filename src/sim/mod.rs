@@ -67,20 +67,29 @@ impl SimConfig {
                 self.num_replicas
             ));
         }
-        if m.num_q_heads % tp != 0 {
+        if !m.num_q_heads.is_multiple_of(tp) {
             return bad(format!(
                 "tensor_parallel_size {tp} does not divide the {} attention heads of {}",
                 m.num_q_heads, m.name
             ));
         }
-        if m.embedding_dim % tp != 0 {
-            return bad(format!("tensor_parallel_size {tp} does not divide the hidden size {} of {}", m.embedding_dim, m.name));
+        if !m.embedding_dim.is_multiple_of(tp) {
+            return bad(format!(
+                "tensor_parallel_size {tp} does not divide the hidden size {} of {}",
+                m.embedding_dim, m.name
+            ));
         }
-        if m.num_layers % pp != 0 {
-            return bad(format!("num_pipeline_stages {pp} does not divide the {} layers of {}", m.num_layers, m.name));
+        if !m.num_layers.is_multiple_of(pp) {
+            return bad(format!(
+                "num_pipeline_stages {pp} does not divide the {} layers of {}",
+                m.num_layers, m.name
+            ));
         }
         if !(0.0..1.0).contains(&self.memory_margin_fraction) {
-            return bad(format!("memory_margin_fraction must be in [0, 1), got {}", self.memory_margin_fraction));
+            return bad(format!(
+                "memory_margin_fraction must be in [0, 1), got {}",
+                self.memory_margin_fraction
+            ));
         }
         if self.max_tokens == 0 {
             return bad("max_tokens must be at least 1".into());
@@ -92,7 +101,7 @@ impl SimConfig {
             ));
         }
         if let Some(t) = self.time_limit_s {
-            if !(t > 0.0) {
+            if t.is_nan() || t <= 0.0 {
                 return bad(format!("time_limit_s must be > 0, got {t}"));
             }
         }

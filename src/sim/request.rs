@@ -92,7 +92,8 @@ impl Request {
 
     /// `max(processed − P, 0)`.
     pub fn num_processed_decode_tokens(&self) -> u32 {
-        self.num_processed_tokens.saturating_sub(self.num_prefill_tokens)
+        self.num_processed_tokens
+            .saturating_sub(self.num_prefill_tokens)
     }
 
     /// `processed > P + 1`: at least one decode iteration finished.

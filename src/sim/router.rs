@@ -25,7 +25,7 @@ impl Router {
             kind,
             compat,
             counter: 0,
-            rng: Xoshiro256PlusPlus::seed_from_u64(seed ^ 0x5EED_0F_F00D),
+            rng: Xoshiro256PlusPlus::seed_from_u64(seed ^ 0x5EED_F00D),
             load: vec![0; num_replicas],
         }
     }
@@ -56,7 +56,12 @@ impl Router {
             }
             RouterKind::Lor => {
                 // Minimum load, ties to the lowest id.
-                let (r, _) = self.load.iter().enumerate().min_by_key(|(i, l)| (**l, *i)).expect("replicas > 0");
+                let (r, _) = self
+                    .load
+                    .iter()
+                    .enumerate()
+                    .min_by_key(|(i, l)| (**l, *i))
+                    .expect("replicas > 0");
                 self.load[r] += 1;
                 r
             }

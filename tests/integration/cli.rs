@@ -1,12 +1,14 @@
 //! The binary end to end: the README's conformance command writes every output, our YAML
 //! format runs, and bad input exits non-zero with a message naming the file and field.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::common::{bin, shared};
 
 fn tmp(name: &str) -> PathBuf {
-    let p = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cli").join(name);
+    let p = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join("cli")
+        .join(name);
     let _ = std::fs::remove_dir_all(&p);
     std::fs::create_dir_all(&p).unwrap();
     p
@@ -16,9 +18,16 @@ fn fails_with(args: &[&str], needles: &[&str]) {
     let out = bin().args(args).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "expected failure for {args:?}");
-    assert_ne!(out.status.code(), Some(101), "panicked on {args:?}: {stderr}");
+    assert_ne!(
+        out.status.code(),
+        Some(101),
+        "panicked on {args:?}: {stderr}"
+    );
     for n in needles {
-        assert!(stderr.contains(n), "stderr for {args:?} lacks {n:?}:\n{stderr}");
+        assert!(
+            stderr.contains(n),
+            "stderr for {args:?} lacks {n:?}:\n{stderr}"
+        );
     }
 }
 
@@ -39,20 +48,33 @@ fn vidur_config_run_writes_every_output() {
         .status()
         .unwrap();
     assert!(status.success());
-    for f in ["request_metrics.csv", "summary.json", "chrome_trace.json", "plots/request_e2e_time.csv", "plots/batch_size.csv", "plots/prefill_e2e_time.csv"] {
+    for f in [
+        "request_metrics.csv",
+        "summary.json",
+        "chrome_trace.json",
+        "plots/request_e2e_time.csv",
+        "plots/batch_size.csv",
+        "plots/prefill_e2e_time.csv",
+    ] {
         assert!(out.join(f).is_file(), "missing {f}");
     }
-    let summary: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
     assert_eq!(summary["requests"]["completed"], 300);
     assert!(summary["ttft"]["p99"].as_f64().unwrap() > 0.0);
     assert!(summary["tbt"]["p50"].as_f64().unwrap() > 0.0);
     assert_eq!(summary["run"]["compat"], "vidur");
-    let trace: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("chrome_trace.json")).unwrap()).unwrap();
+    let trace: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("chrome_trace.json")).unwrap())
+            .unwrap();
     let events = trace["traceEvents"].as_array().unwrap();
-    assert!(events.iter().filter(|e| e["ph"] == "X").count() > 100, "chrome trace has batch slices");
+    assert!(
+        events.iter().filter(|e| e["ph"] == "X").count() > 100,
+        "chrome trace has batch slices"
+    );
 }
 
-fn write_yaml(dir: &PathBuf, body: &str) -> PathBuf {
+fn write_yaml(dir: &Path, body: &str) -> PathBuf {
     let p = dir.join("sim.yaml");
     std::fs::write(&p, body).unwrap();
     p
@@ -67,12 +89,24 @@ fn yaml(tables: &str, scheduler: &str, extra: &str) -> String {
 #[test]
 fn yaml_config_runs_in_both_modes_and_is_deterministic() {
     let s = shared();
-    let tables = s.join("conformance/tables/llama2-7b_a100_tp1").display().to_string();
+    let tables = s
+        .join("conformance/tables/llama2-7b_a100_tp1")
+        .display()
+        .to_string();
     let dir = tmp("yaml");
     let cfg = write_yaml(&dir, &yaml(&tables, "type: sarathi\n  chunk_size: 256", ""));
     let run = |extra: &[&str]| {
-        let out = bin().args(["simulate", "--json", "--config"]).arg(&cfg).args(extra).output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let out = bin()
+            .args(["simulate", "--json", "--config"])
+            .arg(&cfg)
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
     };
     let a = run(&[]);
@@ -81,25 +115,49 @@ fn yaml_config_runs_in_both_modes_and_is_deterministic() {
     assert_eq!(a["requests"]["completed"], 200);
     let v = run(&["--compat", "vidur"]);
     assert_eq!(v["requests"]["completed"], 200);
-    assert_ne!(a["e2e"], v["e2e"], "Vidur's truncated Poisson arrivals differ from exact ones");
+    assert_ne!(
+        a["e2e"], v["e2e"],
+        "Vidur's truncated Poisson arrivals differ from exact ones"
+    );
 }
 
 #[test]
 fn bad_inputs_exit_nonzero_with_clear_messages() {
     let s = shared();
-    let tables = s.join("conformance/tables/llama2-7b_a100_tp1").display().to_string();
+    let tables = s
+        .join("conformance/tables/llama2-7b_a100_tp1")
+        .display()
+        .to_string();
     let dir = tmp("bad");
     let p = write_yaml(&dir, &yaml(&tables, "type: fastest", ""));
-    fails_with(&["simulate", "--config", p.to_str().unwrap()], &["sim.yaml", "fastest"]);
+    fails_with(
+        &["simulate", "--config", p.to_str().unwrap()],
+        &["sim.yaml", "fastest"],
+    );
 
-    let p = write_yaml(&dir, &yaml(&tables, "type: vllm", "tensor_parallel_size: 3\n"));
-    fails_with(&["simulate", "--config", p.to_str().unwrap()], &["sim.yaml", "tensor_parallel_size 3", "32 attention heads"]);
+    let p = write_yaml(
+        &dir,
+        &yaml(&tables, "type: vllm", "tensor_parallel_size: 3\n"),
+    );
+    fails_with(
+        &["simulate", "--config", p.to_str().unwrap()],
+        &["sim.yaml", "tensor_parallel_size 3", "32 attention heads"],
+    );
 
-    let p = write_yaml(&dir, &yaml(&tables, "type: vllm", "").replace("qps: 4.0", "qps: -1"));
-    fails_with(&["simulate", "--config", p.to_str().unwrap()], &["qps", "-1"]);
+    let p = write_yaml(
+        &dir,
+        &yaml(&tables, "type: vllm", "").replace("qps: 4.0", "qps: -1"),
+    );
+    fails_with(
+        &["simulate", "--config", p.to_str().unwrap()],
+        &["qps", "-1"],
+    );
 
     let p = write_yaml(&dir, &yaml(&tables, "type: vllm", "colour: blue\n"));
-    fails_with(&["simulate", "--config", p.to_str().unwrap()], &["sim.yaml", "colour"]);
+    fails_with(
+        &["simulate", "--config", p.to_str().unwrap()],
+        &["sim.yaml", "colour"],
+    );
 
     // A trace without the prompt column.
     let trace = dir.join("bad_trace.csv");
@@ -131,14 +189,29 @@ fn bad_inputs_exit_nonzero_with_clear_messages() {
         ],
         &["/nonexistent/tables"],
     );
-    fails_with(&["simulate", "--vidur-config", case.join("config.json").to_str().unwrap()], &["--vidur-tables"]);
+    fails_with(
+        &[
+            "simulate",
+            "--vidur-config",
+            case.join("config.json").to_str().unwrap(),
+        ],
+        &["--vidur-tables"],
+    );
 
     // An unknown scheduler in a Vidur config.
-    let text = std::fs::read_to_string(case.join("config.json")).unwrap().replace("\"name\": \"vllm\"", "\"name\": \"fifo\"");
+    let text = std::fs::read_to_string(case.join("config.json"))
+        .unwrap()
+        .replace("\"name\": \"vllm\"", "\"name\": \"fifo\"");
     let bad = dir.join("config.json");
     std::fs::write(&bad, text).unwrap();
     fails_with(
-        &["simulate", "--vidur-config", bad.to_str().unwrap(), "--vidur-tables", &tables],
+        &[
+            "simulate",
+            "--vidur-config",
+            bad.to_str().unwrap(),
+            "--vidur-tables",
+            &tables,
+        ],
         &["config.json", "replica_scheduler_config.name", "fifo"],
     );
 }

@@ -28,7 +28,10 @@ impl ExecutionTimePredictor for LinearPredictor {
         let tokens: u64 = batch.iter().map(|e| e.num_tokens as u64).sum();
         let kv: u64 = batch.iter().map(|e| e.num_processed_tokens as u64).sum();
         let t = self.base_s + self.per_token_s * tokens as f64 + self.per_kv_token_s * kv as f64;
-        Ok(StageTime { total_s: t, model_s: t })
+        Ok(StageTime {
+            total_s: t,
+            model_s: t,
+        })
     }
     fn describe(&self) -> String {
         "linear-test".into()

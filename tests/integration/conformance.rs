@@ -14,16 +14,21 @@ const TIME_COLUMNS: usize = 14;
 fn read_csv(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
     let text = if path.extension().is_some_and(|e| e == "gz") {
         let mut s = String::new();
-        flate2::read::GzDecoder::new(std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
-            .read_to_string(&mut s)
-            .unwrap();
+        flate2::read::GzDecoder::new(
+            std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
+        )
+        .read_to_string(&mut s)
+        .unwrap();
         s
     } else {
         std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
     };
     let mut rdr = csv::ReaderBuilder::new().from_reader(text.as_bytes());
     let header = rdr.headers().unwrap().iter().map(str::to_string).collect();
-    let rows = rdr.records().map(|r| r.unwrap().iter().map(str::to_string).collect()).collect();
+    let rows = rdr
+        .records()
+        .map(|r| r.unwrap().iter().map(str::to_string).collect())
+        .collect();
     (header, rows)
 }
 
@@ -32,17 +37,32 @@ fn read_csv(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
 /// config.json, Vidur cannot have used it (its predictor trains per TP): fall back to the set
 /// for the config's TP and say so.
 fn tables_for(case: &Path, tables_root: &Path) -> PathBuf {
-    let named = std::fs::read_to_string(case.join("TABLES")).expect("TABLES file").trim().to_string();
-    let cfg: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(case.join("config.json")).unwrap()).unwrap();
+    let named = std::fs::read_to_string(case.join("TABLES"))
+        .expect("TABLES file")
+        .trim()
+        .to_string();
+    let cfg: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(case.join("config.json")).unwrap()).unwrap();
     let rc = &cfg["cluster_config"]["replica_config"];
-    let (tp, pp) = (rc["tensor_parallel_size"].as_u64().unwrap(), rc["num_pipeline_stages"].as_u64().unwrap());
+    let (tp, pp) = (
+        rc["tensor_parallel_size"].as_u64().unwrap(),
+        rc["num_pipeline_stages"].as_u64().unwrap(),
+    );
     let parts: Vec<&str> = named.split('_').collect();
-    let num = |prefix: &str| parts.iter().find_map(|p| p.strip_prefix(prefix).and_then(|n| n.parse::<u64>().ok()));
+    let num = |prefix: &str| {
+        parts
+            .iter()
+            .find_map(|p| p.strip_prefix(prefix).and_then(|n| n.parse::<u64>().ok()))
+    };
     let (ttp, tpp) = (num("tp").unwrap_or(1), num("pp").unwrap_or(1));
     if (ttp, tpp) == (tp, pp) {
         return tables_root.join(named);
     }
-    let base: Vec<&str> = parts.iter().copied().filter(|p| !p.starts_with("tp") && !p.starts_with("pp")).collect();
+    let base: Vec<&str> = parts
+        .iter()
+        .copied()
+        .filter(|p| !p.starts_with("tp") && !p.starts_with("pp"))
+        .collect();
     let fallback = format!("{}_tp{tp}", base.join("_"));
     eprintln!(
         "note: {}: TABLES names '{named}' (TP{ttp} PP{tpp}) but config.json says TP{tp} PP{pp}, which is what Vidur ran; using '{fallback}'",
@@ -78,11 +98,18 @@ fn run_case(case: &Path, tables_root: &Path, out_root: &Path) -> CaseResult {
         .arg(&out)
         .output()
         .expect("run vidur-search");
-    assert!(status.status.success(), "{name}: simulate failed: {}", String::from_utf8_lossy(&status.stderr));
+    assert!(
+        status.status.success(),
+        "{name}: simulate failed: {}",
+        String::from_utf8_lossy(&status.stderr)
+    );
 
     let (vh, vrows) = read_csv(&case.join("request_metrics.csv"));
     let (oh, orows) = read_csv(&out.join("request_metrics.csv"));
-    assert_eq!(vh, oh, "{name}: request_metrics.csv columns differ from Vidur's");
+    assert_eq!(
+        vh, oh,
+        "{name}: request_metrics.csv columns differ from Vidur's"
+    );
     assert_eq!(vrows.len(), orows.len(), "{name}: request count differs");
     let restarts = vh.iter().position(|c| c == "request_num_restarts").unwrap();
     let mut worst_rel = vec![0.0; TIME_COLUMNS];
@@ -125,11 +152,21 @@ fn run_case(case: &Path, tables_root: &Path, out_root: &Path) -> CaseResult {
     ] {
         let (_, v) = read_csv(&case.join("plots").join(format!("{metric}.csv.gz")));
         let (_, o) = read_csv(&out.join("plots").join(format!("{metric}.csv")));
-        assert_eq!(v.len(), o.len(), "{name}: {metric} CDF has {} rows, Vidur's {}", o.len(), v.len());
+        assert_eq!(
+            v.len(),
+            o.len(),
+            "{name}: {metric} CDF has {} rows, Vidur's {}",
+            o.len(),
+            v.len()
+        );
         let mut worst: f64 = 0.0;
         for (a, b) in v.iter().zip(&o) {
             let (a, b): (f64, f64) = (a[2].parse().unwrap(), b[2].parse().unwrap());
-            let rel = if a == b { 0.0 } else { (a - b).abs() / a.abs().max(b.abs()) };
+            let rel = if a == b {
+                0.0
+            } else {
+                (a - b).abs() / a.abs().max(b.abs())
+            };
             worst = worst.max(rel);
         }
         cdf_worst.insert(metric.to_string(), worst);
@@ -141,19 +178,32 @@ fn run_case(case: &Path, tables_root: &Path, out_root: &Path) -> CaseResult {
             continue;
         }
         let file = path.file_name().unwrap();
-        let want: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let want: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         let ours = out.join("plots").join(file);
         let got: serde_json::Value = serde_json::from_str(
-            &std::fs::read_to_string(&ours).unwrap_or_else(|e| panic!("{name}: {}: {e}", ours.display())),
+            &std::fs::read_to_string(&ours)
+                .unwrap_or_else(|e| panic!("{name}: {}: {e}", ours.display())),
         )
         .unwrap();
         for (k, w) in want.as_object().unwrap() {
             let (w, g) = (w.as_f64().unwrap(), got[k].as_f64().unwrap_or(f64::NAN));
-            let rel = if w == g { 0.0 } else { (w - g).abs() / w.abs().max(g.abs()) };
+            let rel = if w == g {
+                0.0
+            } else {
+                (w - g).abs() / w.abs().max(g.abs())
+            };
             cdf_worst.insert(format!("{}:{k}", file.to_string_lossy()), rel);
         }
     }
-    CaseResult { name, worst_rel, within, n: vrows.len(), restarts_equal, cdf_worst }
+    CaseResult {
+        name,
+        worst_rel,
+        within,
+        n: vrows.len(),
+        restarts_equal,
+        cdf_worst,
+    }
 }
 
 #[test]
@@ -162,15 +212,33 @@ fn conformance_cases_match_vidur() {
     let cases_dir = shared.join("conformance/cases");
     let tables = shared.join("conformance/tables");
     let out_root = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("conformance");
-    let mut cases: Vec<PathBuf> = std::fs::read_dir(&cases_dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_dir()).collect();
+    let mut cases: Vec<PathBuf> = std::fs::read_dir(&cases_dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
     cases.sort();
-    assert!(!cases.is_empty(), "no conformance cases under {}", cases_dir.display());
+    assert!(
+        !cases.is_empty(),
+        "no conformance cases under {}",
+        cases_dir.display()
+    );
 
-    let results: Vec<CaseResult> = cases.iter().map(|c| run_case(c, &tables, &out_root)).collect();
-    println!("{:<16} {:>5} {:>11} {:>11} {:>9} {:>11}", "case", "n", "min ok %", "worst rel", "restarts", "worst CDF");
+    let results: Vec<CaseResult> = cases
+        .iter()
+        .map(|c| run_case(c, &tables, &out_root))
+        .collect();
+    println!(
+        "{:<16} {:>5} {:>11} {:>11} {:>9} {:>11}",
+        "case", "n", "min ok %", "worst rel", "restarts", "worst CDF"
+    );
     let mut failures = Vec::new();
     for r in &results {
-        let min_ok = r.within.iter().map(|w| *w as f64 / r.n as f64).fold(1.0, f64::min);
+        let min_ok = r
+            .within
+            .iter()
+            .map(|w| *w as f64 / r.n as f64)
+            .fold(1.0, f64::min);
         let worst = r.worst_rel.iter().cloned().fold(0.0, f64::max);
         let cdf = r.cdf_worst.values().cloned().fold(0.0, f64::max);
         println!(
@@ -183,7 +251,12 @@ fn conformance_cases_match_vidur() {
             cdf * 100.0
         );
         if min_ok < 0.99 {
-            failures.push(format!("{}: only {:.1}% of requests within tolerance in some column ({:?})", r.name, min_ok * 100.0, r.within));
+            failures.push(format!(
+                "{}: only {:.1}% of requests within tolerance in some column ({:?})",
+                r.name,
+                min_ok * 100.0,
+                r.within
+            ));
         }
         if !r.restarts_equal {
             failures.push(format!("{}: request_num_restarts differ", r.name));
@@ -194,5 +267,9 @@ fn conformance_cases_match_vidur() {
             }
         }
     }
-    assert!(failures.is_empty(), "conformance failures:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "conformance failures:\n{}",
+        failures.join("\n")
+    );
 }

@@ -4,7 +4,10 @@
 
 use proptest::prelude::*;
 use vidur_search::catalog::{DeviceSpec, ModelSpec, NodeSpec};
-use vidur_search::sim::{simulate, Compat, MetricsOptions, RouterKind, SchedulerConfig, SchedulerKind, SimConfig, SimError};
+use vidur_search::sim::{
+    simulate, Compat, MetricsOptions, RouterKind, SchedulerConfig, SchedulerKind, SimConfig,
+    SimError,
+};
 use vidur_search::workload::RequestSpec;
 
 use crate::common::LinearPredictor;
@@ -17,7 +20,14 @@ const KINDS: [SchedulerKind; 5] = [
     SchedulerKind::FasterTransformer,
 ];
 
-fn config(kind: SchedulerKind, compat: Compat, blocks_in_requests: u64, replicas: u32, pp: u32, router: RouterKind) -> SimConfig {
+fn config(
+    kind: SchedulerKind,
+    compat: Compat,
+    blocks_in_requests: u64,
+    replicas: u32,
+    pp: u32,
+    router: RouterKind,
+) -> SimConfig {
     let mut sched = SchedulerConfig::new(kind);
     sched.batch_size_cap = 16;
     let max_tokens = 512;
@@ -28,7 +38,11 @@ fn config(kind: SchedulerKind, compat: Compat, blocks_in_requests: u64, replicas
     if kind == SchedulerKind::Sarathi {
         sched.chunk_size = Some(128);
     }
-    let pp = if kind == SchedulerKind::Lightllm { 1 } else { pp };
+    let pp = if kind == SchedulerKind::Lightllm {
+        1
+    } else {
+        pp
+    };
     SimConfig {
         model: ModelSpec::builtin("meta-llama/Llama-2-7b-hf").unwrap(),
         device: DeviceSpec::builtin("a100").unwrap(),
@@ -53,7 +67,11 @@ fn workload() -> impl Strategy<Value = Vec<RequestSpec>> {
         v.into_iter()
             .map(|(gap, p, d)| {
                 t += gap * 0.05;
-                RequestSpec { arrived_at: t, num_prefill_tokens: p, num_decode_tokens: d.min(512 - p) }
+                RequestSpec {
+                    arrived_at: t,
+                    num_prefill_tokens: p,
+                    num_decode_tokens: d.min(512 - p),
+                }
             })
             .collect()
     })

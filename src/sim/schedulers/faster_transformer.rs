@@ -23,7 +23,12 @@ pub struct FasterTransformer {
 }
 
 impl ReplicaScheduler for FasterTransformer {
-    fn next_batch(&mut self, base: &mut ReplicaBase, reqs: &mut [Request], batch: &mut Batch) -> Result<bool, SimError> {
+    fn next_batch(
+        &mut self,
+        base: &mut ReplicaBase,
+        reqs: &mut [Request],
+        batch: &mut Batch,
+    ) -> Result<bool, SimError> {
         if let Some(members) = self.preempted_batches.pop_front() {
             for &id in &members {
                 if !reqs[id as usize].completed {
@@ -35,7 +40,9 @@ impl ReplicaScheduler for FasterTransformer {
         }
         let max = base.max_batch_size as usize;
         while let Some(&head) = base.request_queue.front() {
-            if batch.requests.len() == max || !base.blocks.can_allocate(base.max_blocks_per_sequence) {
+            if batch.requests.len() == max
+                || !base.blocks.can_allocate(base.max_blocks_per_sequence)
+            {
                 break;
             }
             base.request_queue.pop_front();

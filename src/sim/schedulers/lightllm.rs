@@ -23,7 +23,10 @@ fn tuple_tokens(req: &Request) -> (u64, u64) {
         let left = req.num_decode_tokens as i64 - req.num_processed_decode_tokens() as i64 - 1;
         (req.num_processed_tokens as u64, left.max(0) as u64)
     } else {
-        (req.num_prefill_tokens as u64 + 1, (req.num_decode_tokens as i64 - 2).max(0) as u64)
+        (
+            req.num_prefill_tokens as u64 + 1,
+            (req.num_decode_tokens as i64 - 2).max(0) as u64,
+        )
     }
 }
 
@@ -34,7 +37,7 @@ impl LightLlm {
     fn can_allocate(&mut self, base: &ReplicaBase, req: &Request) -> bool {
         self.cache_len.push(tuple_tokens(req));
         // Stable sort on -left, as Python's list.sort(key=lambda x: -x[1]).
-        self.cache_len.sort_by(|a, b| b.1.cmp(&a.1));
+        self.cache_len.sort_by_key(|x| std::cmp::Reverse(x.1));
         let mut cum = 0u64;
         let mut need = 0u64;
         for (i, &(run, left)) in self.cache_len.iter().enumerate() {
@@ -44,9 +47,18 @@ impl LightLlm {
         need < base.blocks.num_blocks
     }
 
-    fn prefill_batch(&mut self, base: &mut ReplicaBase, reqs: &mut [Request], batch: &mut Batch) -> Result<bool, SimError> {
+    fn prefill_batch(
+        &mut self,
+        base: &mut ReplicaBase,
+        reqs: &mut [Request],
+        batch: &mut Batch,
+    ) -> Result<bool, SimError> {
         self.cache_len.clear();
-        self.cache_len.extend(self.running.iter().map(|&id| tuple_tokens(&reqs[id as usize])));
+        self.cache_len.extend(
+            self.running
+                .iter()
+                .map(|&id| tuple_tokens(&reqs[id as usize])),
+        );
         let mut tokens = 0u64;
         while let Some(&head) = base.request_queue.front() {
             let next = next_num_tokens(&reqs[head as usize]);
@@ -67,7 +79,12 @@ impl LightLlm {
         Ok(!batch.requests.is_empty())
     }
 
-    fn decode_batch(&mut self, base: &mut ReplicaBase, reqs: &mut [Request], batch: &mut Batch) -> Result<bool, SimError> {
+    fn decode_batch(
+        &mut self,
+        base: &mut ReplicaBase,
+        reqs: &mut [Request],
+        batch: &mut Batch,
+    ) -> Result<bool, SimError> {
         while let Some(id) = self.running.pop_front() {
             base.blocks.allocate(&mut reqs[id as usize], 1)?;
             push(batch, id, next_num_tokens(&reqs[id as usize]));
@@ -77,7 +94,12 @@ impl LightLlm {
 }
 
 impl ReplicaScheduler for LightLlm {
-    fn next_batch(&mut self, base: &mut ReplicaBase, reqs: &mut [Request], batch: &mut Batch) -> Result<bool, SimError> {
+    fn next_batch(
+        &mut self,
+        base: &mut ReplicaBase,
+        reqs: &mut [Request],
+        batch: &mut Batch,
+    ) -> Result<bool, SimError> {
         if self.running.is_empty() {
             // A successful prefill with nothing running also resets the wait counter (the
             // conformance case lightllm_heavy pins this down).
@@ -105,7 +127,9 @@ impl ReplicaScheduler for LightLlm {
             // Default mode: recompute-preempt the latest arrivals until the decode fits.
             super::sort_by_arrival(&mut self.running, reqs);
             while !base.blocks.can_allocate(self.running.len() as u64) {
-                let Some(victim) = self.running.pop_back() else { break };
+                let Some(victim) = self.running.pop_back() else {
+                    break;
+                };
                 base.preempt(&mut reqs[victim as usize]);
             }
             if self.running.is_empty() {

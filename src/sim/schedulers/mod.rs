@@ -47,7 +47,14 @@ pub struct ReplicaBase {
 
 impl ReplicaBase {
     /// Base state for replica `id`.
-    pub fn new(id: u32, cfg: &SchedulerConfig, plan: &MemoryPlan, max_tokens: u32, num_stages: u32, compat: Compat) -> Self {
+    pub fn new(
+        id: u32,
+        cfg: &SchedulerConfig,
+        plan: &MemoryPlan,
+        max_tokens: u32,
+        num_stages: u32,
+        compat: Compat,
+    ) -> Self {
         let num_blocks = plan.num_blocks;
         ReplicaBase {
             id,
@@ -87,7 +94,9 @@ impl ReplicaBase {
 
     fn paged_blocks_needed(&self, req: &Request) -> u64 {
         let reserved = req.blocks as u64 * self.cfg.block_size as u64;
-        (req.num_processed_tokens as u64).saturating_sub(reserved).min(1)
+        (req.num_processed_tokens as u64)
+            .saturating_sub(reserved)
+            .min(1)
     }
 
     /// vLLM/Sarathi allocation: the whole prompt on admission, then one block when the
@@ -139,7 +148,12 @@ pub(crate) fn push(batch: &mut Batch, req: ReqId, n: u32) {
 /// A replica scheduling policy.
 pub trait ReplicaScheduler: Send + std::fmt::Debug {
     /// Fill `batch` (empty on entry) with the next batch; return whether it has members.
-    fn next_batch(&mut self, base: &mut ReplicaBase, reqs: &mut [Request], batch: &mut Batch) -> Result<bool, SimError>;
+    fn next_batch(
+        &mut self,
+        base: &mut ReplicaBase,
+        reqs: &mut [Request],
+        batch: &mut Batch,
+    ) -> Result<bool, SimError>;
 
     /// A batch finished: free completed requests, keep the rest running.
     fn on_batch_end(&mut self, base: &mut ReplicaBase, reqs: &mut [Request], batch: &Batch);
@@ -149,7 +163,12 @@ pub trait ReplicaScheduler: Send + std::fmt::Debug {
 }
 
 /// The shared `on_batch_end` of vLLM, Sarathi, Orca and LightLLM.
-pub(crate) fn free_or_keep(base: &mut ReplicaBase, reqs: &mut [Request], batch: &Batch, running: &mut VecDeque<ReqId>) {
+pub(crate) fn free_or_keep(
+    base: &mut ReplicaBase,
+    reqs: &mut [Request],
+    batch: &Batch,
+    running: &mut VecDeque<ReqId>,
+) {
     for &id in &batch.requests {
         let req = &mut reqs[id as usize];
         if req.completed {
@@ -162,7 +181,11 @@ pub(crate) fn free_or_keep(base: &mut ReplicaBase, reqs: &mut [Request], batch: 
 
 /// Sort running requests by arrival, stably (Python's `sorted(key=arrived_at)`).
 pub(crate) fn sort_by_arrival(list: &mut VecDeque<ReqId>, reqs: &[Request]) {
-    list.make_contiguous().sort_by(|a, b| reqs[*a as usize].arrived_at.total_cmp(&reqs[*b as usize].arrived_at));
+    list.make_contiguous().sort_by(|a, b| {
+        reqs[*a as usize]
+            .arrived_at
+            .total_cmp(&reqs[*b as usize].arrived_at)
+    });
 }
 
 /// Build the scheduler for a config.
@@ -172,6 +195,8 @@ pub fn build(kind: SchedulerKind) -> Box<dyn ReplicaScheduler> {
         SchedulerKind::Sarathi => Box::new(sarathi::Sarathi::default()),
         SchedulerKind::Orca => Box::new(orca::Orca::default()),
         SchedulerKind::Lightllm => Box::new(lightllm::LightLlm::default()),
-        SchedulerKind::FasterTransformer => Box::new(faster_transformer::FasterTransformer::default()),
+        SchedulerKind::FasterTransformer => {
+            Box::new(faster_transformer::FasterTransformer::default())
+        }
     }
 }

@@ -15,14 +15,21 @@ pub struct Orca {
 }
 
 impl ReplicaScheduler for Orca {
-    fn next_batch(&mut self, base: &mut ReplicaBase, reqs: &mut [Request], batch: &mut Batch) -> Result<bool, SimError> {
+    fn next_batch(
+        &mut self,
+        base: &mut ReplicaBase,
+        reqs: &mut [Request],
+        batch: &mut Batch,
+    ) -> Result<bool, SimError> {
         let max = base.max_batch_size as usize;
         while !self.running.is_empty() && batch.requests.len() < max {
             let id = self.running.pop_front().expect("non-empty");
             push(batch, id, next_num_tokens(&reqs[id as usize]));
         }
         while let Some(&head) = base.request_queue.front() {
-            if batch.requests.len() == max || !base.blocks.can_allocate(base.max_blocks_per_sequence) {
+            if batch.requests.len() == max
+                || !base.blocks.can_allocate(base.max_blocks_per_sequence)
+            {
                 break;
             }
             base.request_queue.pop_front();

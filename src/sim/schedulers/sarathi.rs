@@ -25,12 +25,19 @@ fn next_tokens(req: &Request, chunk: u32, batch_tokens: u32) -> u32 {
     if req.is_prefill_complete {
         return 1;
     }
-    let left = req.num_prefill_tokens.saturating_sub(req.num_processed_tokens) as i64;
+    let left = req
+        .num_prefill_tokens
+        .saturating_sub(req.num_processed_tokens) as i64;
     left.min(chunk as i64 - batch_tokens as i64).max(0) as u32
 }
 
 impl ReplicaScheduler for Sarathi {
-    fn next_batch(&mut self, base: &mut ReplicaBase, reqs: &mut [Request], batch: &mut Batch) -> Result<bool, SimError> {
+    fn next_batch(
+        &mut self,
+        base: &mut ReplicaBase,
+        reqs: &mut [Request],
+        batch: &mut Batch,
+    ) -> Result<bool, SimError> {
         let chunk = base.cfg.chunk_size();
         let micro = base.max_micro_batch_size as usize;
         let mut batch_tokens = 0u32;

@@ -16,7 +16,12 @@ pub struct Vllm {
 }
 
 impl ReplicaScheduler for Vllm {
-    fn next_batch(&mut self, base: &mut ReplicaBase, reqs: &mut [Request], batch: &mut Batch) -> Result<bool, SimError> {
+    fn next_batch(
+        &mut self,
+        base: &mut ReplicaBase,
+        reqs: &mut [Request],
+        batch: &mut Batch,
+    ) -> Result<bool, SimError> {
         let cap = base.cfg.max_tokens_in_batch() as u64;
         let mut max_len = 0u64;
         let mut sum = 0u64;
