@@ -3,7 +3,9 @@
 
 use vidur_search::catalog::{DeviceSpec, ModelSpec, NodeSpec};
 use vidur_search::predictor::{ExecutionTimePredictor, VidurTablesOptions, VidurTablesPredictor};
-use vidur_search::sim::{simulate, Compat, MetricsOptions, RouterKind, SchedulerConfig, SchedulerKind, SimConfig};
+use vidur_search::sim::{
+    simulate, Compat, MetricsOptions, RouterKind, SchedulerConfig, SchedulerKind, SimConfig,
+};
 use vidur_search::workload::RequestSpec;
 
 use crate::common::{shared, LinearPredictor};
@@ -38,10 +40,22 @@ fn cfg(kind: SchedulerKind, tp: u32, pp: u32, cap: u32) -> SimConfig {
 fn pipeline_micro_batches_flow_back_to_back() {
     let config = cfg(SchedulerKind::Vllm, 1, 2, 2);
     let reqs = [
-        RequestSpec { arrived_at: 0.0, num_prefill_tokens: 10, num_decode_tokens: 2 },
-        RequestSpec { arrived_at: 0.0, num_prefill_tokens: 10, num_decode_tokens: 2 },
+        RequestSpec {
+            arrived_at: 0.0,
+            num_prefill_tokens: 10,
+            num_decode_tokens: 2,
+        },
+        RequestSpec {
+            arrived_at: 0.0,
+            num_prefill_tokens: 10,
+            num_decode_tokens: 2,
+        },
     ];
-    let pred = LinearPredictor { base_s: 1.0, per_token_s: 0.0, per_kv_token_s: 0.0 };
+    let pred = LinearPredictor {
+        base_s: 1.0,
+        per_token_s: 0.0,
+        per_kv_token_s: 0.0,
+    };
     let out = simulate(&config, &reqs, &pred).unwrap();
     let r = &out.requests;
     assert_eq!((r[0].prefill_completed_at, r[0].completed_at), (2.0, 4.0));
@@ -64,11 +78,18 @@ fn tp_and_pp_communication_terms() {
     let model = ModelSpec::builtin("meta-llama/Llama-2-7b-hf").unwrap();
     let opts = VidurTablesOptions::default();
     let pp2 = VidurTablesPredictor::load(&dir, &model, 2, 2, &opts, Compat::Vidur).unwrap();
-    let batch = [vidur_search::predictor::BatchEntry { num_tokens: 1, num_processed_tokens: 100, is_prefill_complete: true }];
+    let batch = [vidur_search::predictor::BatchEntry {
+        num_tokens: 1,
+        num_processed_tokens: 100,
+        is_prefill_complete: true,
+    }];
     let first = pp2.predict(&batch, 0).unwrap().total_s;
     let last = pp2.predict(&batch, 1).unwrap().total_s;
     // send_recv(8 tokens) from the table: 0.009624779365079335 ms.
-    assert!(((first - last) * 1e3 - 0.009624779365079335).abs() < 1e-12, "{first} {last}");
+    assert!(
+        ((first - last) * 1e3 - 0.009624779365079335).abs() < 1e-12,
+        "{first} {last}"
+    );
     // Dropping TP to 1 (same tables) removes 2 all-reduces per layer × 16 layers:
     // 32 × (all_reduce(8) 0.0525525 ms + 0.02 ms launch overhead).
     let tp1 = VidurTablesPredictor::load(&dir, &model, 1, 2, &opts, Compat::Vidur).unwrap();
@@ -77,7 +98,11 @@ fn tp_and_pp_communication_terms() {
     // The engine runs this layout end to end.
     let config = cfg(SchedulerKind::Sarathi, 2, 2, 128);
     let reqs: Vec<RequestSpec> = (0..50)
-        .map(|i| RequestSpec { arrived_at: i as f64 * 0.05, num_prefill_tokens: 300 + i, num_decode_tokens: 20 })
+        .map(|i| RequestSpec {
+            arrived_at: i as f64 * 0.05,
+            num_prefill_tokens: 300 + i,
+            num_decode_tokens: 20,
+        })
         .collect();
     let out = simulate(&config, &reqs, &pp2).unwrap();
     assert_eq!(out.num_unfinished, 0);
@@ -89,8 +114,23 @@ fn out_of_range_lookup_names_op_and_key() {
     let s = shared();
     let dir = s.join("conformance/tables/llama2-7b_a100_tp1");
     let model = ModelSpec::builtin("meta-llama/Llama-2-7b-hf").unwrap();
-    let p = VidurTablesPredictor::load(&dir, &model, 1, 1, &VidurTablesOptions::default(), Compat::Vidur).unwrap();
-    let big = [vidur_search::predictor::BatchEntry { num_tokens: 5000, num_processed_tokens: 0, is_prefill_complete: false }];
+    let p = VidurTablesPredictor::load(
+        &dir,
+        &model,
+        1,
+        1,
+        &VidurTablesOptions::default(),
+        Compat::Vidur,
+    )
+    .unwrap();
+    let big = [vidur_search::predictor::BatchEntry {
+        num_tokens: 5000,
+        num_processed_tokens: 0,
+        is_prefill_complete: false,
+    }];
     let err = p.predict(&big, 0).unwrap_err().to_string();
-    assert!(err.contains("num_tokens=5000") || err.contains("attn_prefill"), "{err}");
+    assert!(
+        err.contains("num_tokens=5000") || err.contains("attn_prefill"),
+        "{err}"
+    );
 }

@@ -128,6 +128,50 @@ impl ReplicaBase {
     }
 }
 
+/// vLLM/Sarathi decode admission: allocate `id`'s next block, recompute-preempting the
+/// latest-arrived running requests (and finally `id` itself) until it fits. Returns whether
+/// `id` got its block and stays in the batch.
+pub(crate) fn allocate_or_preempt(
+    base: &mut ReplicaBase,
+    reqs: &mut [Request],
+    running: &mut VecDeque<ReqId>,
+    id: ReqId,
+) -> Result<bool, SimError> {
+    loop {
+        if base.paged_can_allocate(&reqs[id as usize]) {
+            base.paged_allocate(&mut reqs[id as usize])?;
+            return Ok(true);
+        }
+        match running.pop_back() {
+            Some(victim) => base.preempt(&mut reqs[victim as usize]),
+            None => {
+                base.preempt(&mut reqs[id as usize]);
+                return Ok(false);
+            }
+        }
+    }
+}
+
+/// Orca/FasterTransformer admission: new requests join with a full `max_tokens` reservation
+/// while the batch has room and the blocks last.
+pub(crate) fn admit_with_full_reservation(
+    base: &mut ReplicaBase,
+    reqs: &mut [Request],
+    batch: &mut Batch,
+) -> Result<(), SimError> {
+    let max = base.max_batch_size as usize;
+    while let Some(&head) = base.request_queue.front() {
+        if batch.requests.len() == max || !base.blocks.can_allocate(base.max_blocks_per_sequence) {
+            break;
+        }
+        base.request_queue.pop_front();
+        let n = base.max_blocks_per_sequence;
+        base.blocks.allocate(&mut reqs[head as usize], n)?;
+        push(batch, head, next_num_tokens(&reqs[head as usize]));
+    }
+    Ok(())
+}
+
 /// Vidur's default next-token rule: one decode token, or the whole remaining prompt.
 #[inline]
 pub(crate) fn next_num_tokens(req: &Request) -> u32 {

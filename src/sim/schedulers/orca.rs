@@ -3,7 +3,9 @@
 
 use std::collections::VecDeque;
 
-use super::{free_or_keep, next_num_tokens, push, ReplicaBase, ReplicaScheduler};
+use super::{
+    admit_with_full_reservation, free_or_keep, next_num_tokens, push, ReplicaBase, ReplicaScheduler,
+};
 use crate::sim::batch::Batch;
 use crate::sim::request::{ReqId, Request};
 use crate::sim::SimError;
@@ -26,17 +28,7 @@ impl ReplicaScheduler for Orca {
             let id = self.running.pop_front().expect("non-empty");
             push(batch, id, next_num_tokens(&reqs[id as usize]));
         }
-        while let Some(&head) = base.request_queue.front() {
-            if batch.requests.len() == max
-                || !base.blocks.can_allocate(base.max_blocks_per_sequence)
-            {
-                break;
-            }
-            base.request_queue.pop_front();
-            let n = base.max_blocks_per_sequence;
-            base.blocks.allocate(&mut reqs[head as usize], n)?;
-            push(batch, head, next_num_tokens(&reqs[head as usize]));
-        }
+        admit_with_full_reservation(base, reqs, batch)?;
         Ok(!batch.requests.is_empty())
     }
 

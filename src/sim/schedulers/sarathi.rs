@@ -4,7 +4,9 @@
 
 use std::collections::VecDeque;
 
-use super::{free_or_keep, push, sort_by_arrival, ReplicaBase, ReplicaScheduler};
+use super::{
+    allocate_or_preempt, free_or_keep, push, sort_by_arrival, ReplicaBase, ReplicaScheduler,
+};
 use crate::sim::batch::Batch;
 use crate::sim::request::{ReqId, Request};
 use crate::sim::SimError;
@@ -58,20 +60,9 @@ impl ReplicaScheduler for Sarathi {
                 self.skipped.push(id);
                 continue;
             }
-            loop {
-                if base.paged_can_allocate(&reqs[id as usize]) {
-                    base.paged_allocate(&mut reqs[id as usize])?;
-                    batch_tokens += next;
-                    push(batch, id, next);
-                    break;
-                }
-                match self.running.pop_back() {
-                    Some(victim) => base.preempt(&mut reqs[victim as usize]),
-                    None => {
-                        base.preempt(&mut reqs[id as usize]);
-                        break;
-                    }
-                }
+            if allocate_or_preempt(base, reqs, &mut self.running, id)? {
+                batch_tokens += next;
+                push(batch, id, next);
             }
         }
 

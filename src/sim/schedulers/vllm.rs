@@ -3,7 +3,10 @@
 
 use std::collections::VecDeque;
 
-use super::{free_or_keep, next_num_tokens, push, sort_by_arrival, ReplicaBase, ReplicaScheduler};
+use super::{
+    allocate_or_preempt, free_or_keep, next_num_tokens, push, sort_by_arrival, ReplicaBase,
+    ReplicaScheduler,
+};
 use crate::sim::batch::Batch;
 use crate::sim::request::{ReqId, Request};
 use crate::sim::SimError;
@@ -60,19 +63,8 @@ impl ReplicaScheduler for Vllm {
                 break;
             }
             let id = self.running.pop_front().expect("non-empty");
-            loop {
-                if base.paged_can_allocate(&reqs[id as usize]) {
-                    base.paged_allocate(&mut reqs[id as usize])?;
-                    push(batch, id, next_num_tokens(&reqs[id as usize]));
-                    break;
-                }
-                match self.running.pop_back() {
-                    Some(victim) => base.preempt(&mut reqs[victim as usize]),
-                    None => {
-                        base.preempt(&mut reqs[id as usize]);
-                        break;
-                    }
-                }
+            if allocate_or_preempt(base, reqs, &mut self.running, id)? {
+                push(batch, id, next_num_tokens(&reqs[id as usize]));
             }
         }
         Ok(!batch.requests.is_empty())
