@@ -1,12 +1,14 @@
 //! Model shapes and device specs the engine needs (vidur-behavior.md §8).
 
 pub mod devices;
+pub mod hf;
 pub mod models;
 
 pub use devices::{DeviceSpec, NodeSpec};
+pub use hf::HfModel;
 pub use models::ModelSpec;
 
-/// A name that is not in a catalog.
+/// A name that is not in a catalog, or a model config that cannot be read.
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogError {
     /// Unknown model name.
@@ -32,5 +34,53 @@ pub enum CatalogError {
         name: String,
         /// Comma-separated list of known names.
         known: String,
+    },
+    /// A model config file could not be read.
+    #[error("cannot read model config '{path}': {source}")]
+    ConfigIo {
+        /// The file asked for.
+        path: String,
+        /// The underlying I/O error.
+        source: std::io::Error,
+    },
+    /// A model config is not valid JSON.
+    #[error("{source_name}: invalid JSON at line {line}, column {column}: {message}")]
+    ConfigJson {
+        /// File or source the text came from.
+        source_name: String,
+        /// 1-based line of the error.
+        line: usize,
+        /// 1-based column of the error.
+        column: usize,
+        /// What the parser said.
+        message: String,
+    },
+    /// A required key is missing from a model config.
+    #[error("{source_name}: missing required key '{key}'")]
+    ConfigMissingKey {
+        /// File or source the text came from.
+        source_name: String,
+        /// The key (with accepted aliases, if any).
+        key: String,
+    },
+    /// A key in a model config has the wrong JSON type.
+    #[error("{source_name}: key '{key}' should be {expected}, found {found}")]
+    ConfigWrongType {
+        /// File or source the text came from.
+        source_name: String,
+        /// The key.
+        key: String,
+        /// What was expected, e.g. "a non-negative integer".
+        expected: String,
+        /// The value that was found.
+        found: String,
+    },
+    /// A model config is well-formed but describes an impossible or unsupported model.
+    #[error("{source_name}: {reason}")]
+    ConfigInvalid {
+        /// File or source the text came from.
+        source_name: String,
+        /// What is wrong.
+        reason: String,
     },
 }
