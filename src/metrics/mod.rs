@@ -520,3 +520,24 @@ impl SimMetrics {
 
 #[cfg(test)]
 mod tests;
+
+/// Read a gzip-compressed file from `../shared` (the Vidur reference outputs); a missing file
+/// fails the test loudly, naming it.
+#[cfg(test)]
+pub(crate) fn read_shared_gz(relative: &str) -> String {
+    use std::io::Read;
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared")
+        .join(relative);
+    let file = std::fs::File::open(&path).unwrap_or_else(|e| {
+        panic!(
+            "missing Vidur reference file {} ({e}); the shared/ checkout is required",
+            path.display()
+        )
+    });
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(file)
+        .read_to_string(&mut text)
+        .unwrap();
+    text
+}

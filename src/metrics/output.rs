@@ -308,22 +308,11 @@ impl SimMetrics {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Read;
 
     #[test]
     fn cdf_column_matches_vidur() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../shared/conformance/cases/vllm_heavy/plots/batch_size.csv.gz");
-        let file = File::open(&path).unwrap_or_else(|e| {
-            panic!(
-                "missing Vidur reference file {} ({e}); the shared/ checkout is required",
-                path.display()
-            )
-        });
-        let mut text = String::new();
-        flate2::read::GzDecoder::new(file)
-            .read_to_string(&mut text)
-            .unwrap();
+        let text =
+            super::super::read_shared_gz("conformance/cases/vllm_heavy/plots/batch_size.csv.gz");
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 102);
         for (i, line) in lines[1..].iter().enumerate() {

@@ -183,9 +183,6 @@ mod tests {
     /// Every nonzero value in Vidur's sketch CSVs must be a bucket value of our mapping, bit for bit.
     #[test]
     fn vidur_sketch_files_are_bucket_values() {
-        use std::io::Read;
-        let plots = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../shared/conformance/cases/vllm_heavy/plots");
         let s = DdSketch::default();
         let mut checked = 0;
         for name in [
@@ -196,17 +193,9 @@ mod tests {
             "batch_size",
             "decode_token_execution_plus_preemption_time",
         ] {
-            let path = plots.join(format!("{name}.csv.gz"));
-            let file = std::fs::File::open(&path).unwrap_or_else(|e| {
-                panic!(
-                    "missing Vidur reference file {} ({e}); the shared/ checkout is required",
-                    path.display()
-                )
-            });
-            let mut text = String::new();
-            flate2::read::GzDecoder::new(file)
-                .read_to_string(&mut text)
-                .unwrap();
+            let text = crate::metrics::read_shared_gz(&format!(
+                "conformance/cases/vllm_heavy/plots/{name}.csv.gz"
+            ));
             for line in text.lines().skip(1) {
                 let v: f64 = line.rsplit(',').next().unwrap().parse().unwrap();
                 if v != 0.0 {
