@@ -45,9 +45,13 @@ fn vidur_config_run_writes_every_output() {
         .arg(s.join("conformance/tables/llama2-7b_a100_tp1"))
         .arg("--output")
         .arg(&out)
-        .status()
+        .output()
         .unwrap();
-    assert!(status.success());
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
     for f in [
         "request_metrics.csv",
         "summary.json",
