@@ -27,13 +27,10 @@ fn vidur_args() -> SimulateArgs {
     let s = shared();
     let case = s.join("conformance/cases/vllm_heavy");
     SimulateArgs {
-        config: None,
         vidur_config: Some(case.join("config.json")),
         trace: Some(case.join("trace.csv")),
         vidur_tables: Some(s.join("conformance/tables/llama2-7b_a100_tp1")),
-        output: None,
-        compat: None,
-        json: false,
+        ..vidur_args_none()
     }
 }
 

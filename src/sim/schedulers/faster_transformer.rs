@@ -62,8 +62,4 @@ impl ReplicaScheduler for FasterTransformer {
         members.extend_from_slice(&batch.requests);
         self.preempted_batches.push_back(members);
     }
-
-    fn num_running(&self) -> usize {
-        self.preempted_batches.iter().map(Vec::len).sum()
-    }
 }

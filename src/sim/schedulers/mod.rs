@@ -201,9 +201,6 @@ pub trait ReplicaScheduler: Send + std::fmt::Debug {
 
     /// A batch finished: free completed requests, keep the rest running.
     fn on_batch_end(&mut self, base: &mut ReplicaBase, reqs: &mut [Request], batch: &Batch);
-
-    /// Requests admitted and still running (waiting for their next iteration).
-    fn num_running(&self) -> usize;
 }
 
 /// The shared `on_batch_end` of vLLM, Sarathi, Orca and LightLLM.

@@ -73,8 +73,4 @@ impl ReplicaScheduler for Vllm {
     fn on_batch_end(&mut self, base: &mut ReplicaBase, reqs: &mut [Request], batch: &Batch) {
         free_or_keep(base, reqs, batch, &mut self.running);
     }
-
-    fn num_running(&self) -> usize {
-        self.running.len()
-    }
 }
