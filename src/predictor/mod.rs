@@ -1,7 +1,9 @@
 //! Execution-time prediction (vidur-behavior.md §7): how long one pipeline stage of a batch runs.
 
+pub mod compose;
 pub mod vidur_tables;
 
+pub use compose::{Composed, OpModel, TokenOp};
 pub use vidur_tables::{VidurTablesOptions, VidurTablesPredictor};
 
 /// One batch member as the predictor sees it.

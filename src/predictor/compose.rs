@@ -1,0 +1,155 @@
+//! Vidur's composition of a stage time from per-layer operator times (vidur-behavior.md §7.6),
+//! shared by every predictor that prices operators one by one (analytic, measured profiles).
+//! The Vidur-tables predictor keeps its own copy of the sum so its float order stays bit-exact.
+
+use super::{BatchEntry, ExecutionTimePredictor, PredictorError, StageTime};
+
+/// The per-token operators of one transformer layer, as Vidur profiles them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum TokenOp {
+    /// QKV projection.
+    AttnPreProj,
+    /// Attention output projection.
+    AttnPostProj,
+    /// Rotary embedding.
+    AttnRope,
+    /// Writing the new K/V into the paged cache.
+    AttnKvCacheSave,
+    /// MLP up (+ gate) projection.
+    MlpUpProj,
+    /// MLP down projection.
+    MlpDownProj,
+    /// MLP activation (SiLU·gate or GeLU).
+    MlpAct,
+    /// Norm before attention.
+    InputLayernorm,
+    /// Norm before the MLP.
+    PostAttentionLayernorm,
+    /// Residual add.
+    Add,
+}
+
+impl TokenOp {
+    /// Every op, in Vidur's profile order.
+    pub const ALL: [TokenOp; 10] = [
+        TokenOp::AttnPreProj,
+        TokenOp::AttnPostProj,
+        TokenOp::AttnRope,
+        TokenOp::AttnKvCacheSave,
+        TokenOp::MlpUpProj,
+        TokenOp::MlpDownProj,
+        TokenOp::MlpAct,
+        TokenOp::InputLayernorm,
+        TokenOp::PostAttentionLayernorm,
+        TokenOp::Add,
+    ];
+
+    /// Vidur's name (`time_stats.<name>.median` in mlp.csv / attention.csv).
+    pub fn name(self) -> &'static str {
+        match self {
+            TokenOp::AttnPreProj => "attn_pre_proj",
+            TokenOp::AttnPostProj => "attn_post_proj",
+            TokenOp::AttnRope => "attn_rope",
+            TokenOp::AttnKvCacheSave => "attn_kv_cache_save",
+            TokenOp::MlpUpProj => "mlp_up_proj",
+            TokenOp::MlpDownProj => "mlp_down_proj",
+            TokenOp::MlpAct => "mlp_act",
+            TokenOp::InputLayernorm => "input_layernorm",
+            TokenOp::PostAttentionLayernorm => "post_attention_layernorm",
+            TokenOp::Add => "add",
+        }
+    }
+
+    /// Parse a Vidur op name.
+    pub fn from_name(name: &str) -> Option<TokenOp> {
+        TokenOp::ALL.into_iter().find(|o| o.name() == name)
+    }
+}
+
+/// Per-layer operator times in milliseconds for one pipeline stage's shard of the model.
+/// Implementations apply their own rounding of token counts (Vidur tables round to 8).
+pub trait OpModel: Send + Sync {
+    /// One layer's time of a per-token op for a batch of `num_tokens` tokens (exact count).
+    fn token_op_ms(&self, op: TokenOp, num_tokens: u32) -> Result<f64, PredictorError>;
+    /// One layer's attention time for the batch members still prefilling.
+    fn attn_prefill_ms(&self, batch: &[BatchEntry]) -> Result<f64, PredictorError>;
+    /// One layer's attention time for the batch members decoding.
+    fn attn_decode_ms(&self, batch: &[BatchEntry]) -> Result<f64, PredictorError>;
+    /// One tensor-parallel all-reduce of `num_tokens` activations, launch overhead included.
+    /// Only called when TP > 1.
+    fn all_reduce_ms(&self, num_tokens: u32) -> Result<f64, PredictorError>;
+    /// One pipeline send/recv of `num_tokens` activations. Only called when PP > 1.
+    fn send_recv_ms(&self, num_tokens: u32) -> Result<f64, PredictorError>;
+    /// Stage time outside the transformer layers (embedding on the first stage, LM head and
+    /// sampling on the last, per-iteration CPU overhead), in ms. Vidur models none of these.
+    fn stage_extra_ms(
+        &self,
+        _batch: &[BatchEntry],
+        _stage: u32,
+        _num_stages: u32,
+    ) -> Result<f64, PredictorError> {
+        Ok(0.0)
+    }
+    /// A one-line description recorded in outputs.
+    fn describe(&self) -> String;
+}
+
+/// Turns an [`OpModel`] into an [`ExecutionTimePredictor`] with Vidur's layer composition.
+pub struct Composed<M> {
+    /// The operator model.
+    pub ops: M,
+    /// Layers per pipeline stage (`L / PP`).
+    pub layers_per_stage: u32,
+    /// Pipeline stages.
+    pub num_stages: u32,
+    /// Tensor-parallel degree.
+    pub tp: u32,
+    /// Whether the model has a norm before the MLP (false for phi-2's parallel block).
+    pub post_attn_norm: bool,
+}
+
+impl<M: OpModel> ExecutionTimePredictor for Composed<M> {
+    fn predict(&self, batch: &[BatchEntry], stage: u32) -> Result<StageTime, PredictorError> {
+        let t: u32 = batch.iter().map(|e| e.num_tokens).sum();
+        let op = |o| self.ops.token_op_ms(o, t);
+        let t_ar = if self.tp > 1 {
+            self.ops.all_reduce_ms(t)?
+        } else {
+            0.0
+        };
+        let t_pp = if self.num_stages > 1 && stage + 1 < self.num_stages {
+            self.ops.send_recv_ms(t)?
+        } else {
+            0.0
+        };
+        let attn_layer = op(TokenOp::AttnPreProj)?
+            + op(TokenOp::AttnPostProj)?
+            + op(TokenOp::AttnRope)?
+            + op(TokenOp::AttnKvCacheSave)?
+            + self.ops.attn_decode_ms(batch)?
+            + self.ops.attn_prefill_ms(batch)?
+            + t_ar
+            + op(TokenOp::InputLayernorm)?;
+        let post_ln = if self.post_attn_norm {
+            op(TokenOp::PostAttentionLayernorm)?
+        } else {
+            0.0
+        };
+        let mlp_layer = op(TokenOp::MlpUpProj)?
+            + op(TokenOp::MlpDownProj)?
+            + op(TokenOp::MlpAct)?
+            + t_ar
+            + post_ln;
+        let block = attn_layer + mlp_layer + op(TokenOp::Add)?;
+        let extra = self.ops.stage_extra_ms(batch, stage, self.num_stages)?;
+        let model_s = (block * self.layers_per_stage as f64 + t_pp + extra) * 1e-3;
+        Ok(StageTime {
+            total_s: model_s,
+            model_s,
+        })
+    }
+
+    fn describe(&self) -> String {
+        self.ops.describe()
+    }
+}
