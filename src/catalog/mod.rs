@@ -84,3 +84,23 @@ pub enum CatalogError {
         reason: String,
     },
 }
+
+/// Architecture, peaks and link speed of a device the calibration meets by name only (a Vidur
+/// profile folder such as `compute/a40/`): the frame its efficiencies are relative to.
+pub fn device_frame(name: &str) -> Option<crate::predictor::analytic::fit::DeviceFrame> {
+    use crate::predictor::analytic::curves::Roofline;
+    // Spec sheets: A100-80GB SXM, H100 SXM, A40 (NVLink bridge 112.5 GB/s both ways).
+    let (arch, flops, bw, link) = match name.to_ascii_lowercase().as_str() {
+        "a100" => ("ampere", 312e12, 2.039e12, 300.0),
+        "h100" => ("hopper", 989e12, 3.35e12, 450.0),
+        "h200" => ("hopper", 989e12, 4.8e12, 450.0),
+        "a40" => ("ampere", 149.7e12, 696e9, 56.25),
+        _ => return None,
+    };
+    Some(crate::predictor::analytic::fit::DeviceFrame {
+        name: name.to_ascii_lowercase(),
+        arch: arch.into(),
+        roofline: Roofline { flops, mem_bw: bw },
+        intra_node_bw_gbps: link,
+    })
+}

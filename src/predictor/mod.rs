@@ -1,6 +1,8 @@
 //! Execution-time prediction (vidur-behavior.md §7): how long one pipeline stage of a batch runs.
 
+pub mod analytic;
 pub mod compose;
+pub mod measured;
 pub mod vidur_tables;
 
 pub use compose::{Composed, OpModel, TokenOp};

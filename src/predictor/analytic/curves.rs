@@ -1,0 +1,373 @@
+//! Closed-form operator costs: FLOPs and bytes turned into time by efficiency curves whose few
+//! coefficients are fitted on measured kernels (see `fit.rs`). Every curve is normalized by the
+//! GPU's spec-sheet peak (FLOP/s, HBM bytes/s), so a GPU with no measurements reuses the
+//! efficiencies of its nearest architecture with its own peaks.
+
+use serde::{Deserialize, Serialize};
+
+/// A GPU's spec-sheet peaks.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Roofline {
+    /// Dense BF16 tensor-core FLOP/s.
+    pub flops: f64,
+    /// HBM bytes/s.
+    pub mem_bw: f64,
+}
+
+/// `(a^p + b^p)^(1/p)`: a max that bends smoothly where compute and memory time meet.
+#[inline]
+pub fn smooth_max(a: f64, b: f64, p: f64) -> f64 {
+    let m = a.max(b);
+    if m <= 0.0 {
+        return 0.0;
+    }
+    m * ((a / m).powf(p) + (b / m).powf(p)).powf(1.0 / p)
+}
+
+/// BF16 GEMM `C[m,n] = A[m,k]·B[k,n]`: launch latency plus a smooth roofline whose compute
+/// efficiency saturates in each dimension (small tiles waste tensor cores).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GemmFit {
+    /// Fixed latency in µs.
+    pub t0_us: f64,
+    /// Asymptotic fraction of peak FLOP/s.
+    pub compute_eff: f64,
+    /// Fraction of peak HBM bandwidth.
+    pub mem_eff: f64,
+    /// `m` at which compute efficiency halves.
+    pub m_half: f64,
+    /// `n` at which compute efficiency halves.
+    pub n_half: f64,
+    /// `k` at which compute efficiency halves.
+    pub k_half: f64,
+    /// Sharpness of the compute/memory transition.
+    pub smooth: f64,
+}
+
+/// FLOPs of a GEMM.
+#[inline]
+pub fn gemm_flops(m: f64, n: f64, k: f64) -> f64 {
+    2.0 * m * n * k
+}
+
+/// Bytes a BF16 GEMM moves at least once (both inputs, the output).
+#[inline]
+pub fn gemm_bytes(m: f64, n: f64, k: f64) -> f64 {
+    2.0 * (m * k + k * n + m * n)
+}
+
+impl GemmFit {
+    /// Milliseconds.
+    #[inline]
+    pub fn ms(&self, r: &Roofline, m: f64, n: f64, k: f64) -> f64 {
+        let eff = self.compute_eff
+            * (m / (m + self.m_half))
+            * (n / (n + self.n_half))
+            * (k / (k + self.k_half));
+        let tc = gemm_flops(m, n, k) / (r.flops * eff);
+        let tm = gemm_bytes(m, n, k) / (r.mem_bw * self.mem_eff);
+        (self.t0_us * 1e-6 + smooth_max(tc, tm, self.smooth)) * 1e3
+    }
+}
+
+/// Attention head layout on one device.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Heads {
+    /// Query heads.
+    pub q: f64,
+    /// KV heads.
+    pub kv: f64,
+    /// Head size.
+    pub dim: f64,
+}
+
+/// Running sums over a batch's prefilling sequences, so the time is a closed form of them.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct PrefillSums {
+    /// Σ FLOPs weighted by the per-sequence efficiency `(c + len_half) / c`.
+    pub weighted_flops: f64,
+    /// Σ query-tile work `q_heads · c / 128`.
+    pub tiles: f64,
+    /// Σ bytes of Q, O and the K/V read.
+    pub bytes: f64,
+    /// Σ query heads over sequences (per-sequence-head setup cost).
+    pub head_seqs: f64,
+}
+
+/// Prefill (context) attention with prior KV, FlashAttention-style: causal FLOPs over a
+/// per-sequence length efficiency and a whole-launch occupancy, or the bytes, whichever binds.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrefillFit {
+    /// Fixed latency in µs.
+    pub t0_us: f64,
+    /// Asymptotic fraction of peak FLOP/s.
+    pub compute_eff: f64,
+    /// Query length at which the per-sequence efficiency halves.
+    pub len_half: f64,
+    /// Per (sequence × query head) cost in ns, spread over the occupied SMs.
+    pub per_head_ns: f64,
+    /// Query tiles (heads × length/128, summed) at which occupancy halves.
+    pub occ_half: f64,
+    /// Fraction of peak HBM bandwidth.
+    pub mem_eff: f64,
+    /// Sharpness of the compute/memory transition.
+    pub smooth: f64,
+}
+
+impl PrefillFit {
+    /// Add one sequence: `c` new tokens attending to `p` cached ones plus themselves (causal).
+    #[inline]
+    pub fn add(&self, s: &mut PrefillSums, h: &Heads, c: f64, p: f64) {
+        let flops = 4.0 * h.q * h.dim * c * (p + (c + 1.0) / 2.0);
+        s.weighted_flops += flops * (c + self.len_half) / c;
+        s.tiles += h.q * (c / 128.0).ceil();
+        s.head_seqs += h.q;
+        s.bytes += 2.0 * (2.0 * c * h.q * h.dim + 2.0 * (p + c) * h.kv * h.dim);
+    }
+
+    /// Milliseconds for the accumulated sequences (0 when there are none).
+    #[inline]
+    pub fn ms(&self, r: &Roofline, s: &PrefillSums) -> f64 {
+        if s.tiles <= 0.0 {
+            return 0.0;
+        }
+        let occ = s.tiles / (s.tiles + self.occ_half);
+        let tc = s.weighted_flops / (r.flops * self.compute_eff * occ)
+            + self.per_head_ns * 1e-9 * s.head_seqs;
+        let tm = s.bytes / (r.mem_bw * self.mem_eff);
+        (self.t0_us * 1e-6 + smooth_max(tc, tm, self.smooth)) * 1e3
+    }
+}
+
+/// Running sums over a batch's decoding sequences.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct DecodeSums {
+    /// Sequences.
+    pub seqs: f64,
+    /// Σ KV length.
+    pub kv_tokens: f64,
+    /// Σ parallel work units `kv_heads · (1 + L / 512)` (paged attention splits long contexts).
+    pub work: f64,
+    /// Σ KV heads (fixed per-sequence-head cost: loading Q, writing O, the softmax merge).
+    pub head_seqs: f64,
+}
+
+/// Decode attention over a paged KV cache: reading K and V dominates; occupancy grows with
+/// sequences × KV heads × context partitions.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DecodeFit {
+    /// Fixed latency in µs.
+    pub t0_us: f64,
+    /// Per-sequence cost in µs.
+    pub per_seq_us: f64,
+    /// Per (sequence × KV head) cost in ns, spread over the occupied SMs.
+    pub per_head_ns: f64,
+    /// Fraction of peak HBM bandwidth at full occupancy.
+    pub mem_eff: f64,
+    /// Work units at which occupancy halves.
+    pub occ_half: f64,
+    /// Fraction of peak FLOP/s (binds for many query heads per KV head).
+    pub compute_eff: f64,
+    /// Sharpness of the compute/memory transition.
+    pub smooth: f64,
+}
+
+impl DecodeFit {
+    /// Add one decoding sequence attending to `kv` tokens.
+    #[inline]
+    pub fn add(s: &mut DecodeSums, h: &Heads, kv: f64) {
+        s.seqs += 1.0;
+        s.kv_tokens += kv;
+        s.work += h.kv * (1.0 + kv / 512.0);
+        s.head_seqs += h.kv;
+    }
+
+    /// Milliseconds for the accumulated sequences (0 when there are none).
+    #[inline]
+    pub fn ms(&self, r: &Roofline, h: &Heads, s: &DecodeSums) -> f64 {
+        if s.seqs <= 0.0 {
+            return 0.0;
+        }
+        let occ = s.work / (s.work + self.occ_half);
+        let bytes = 4.0 * s.kv_tokens * h.kv * h.dim;
+        let flops = 4.0 * s.kv_tokens * h.q * h.dim;
+        let tm = bytes / (r.mem_bw * self.mem_eff * occ) + self.per_head_ns * 1e-9 * s.head_seqs;
+        let tc = flops / (r.flops * self.compute_eff);
+        (self.t0_us * 1e-6 + self.per_seq_us * 1e-6 * s.seqs + smooth_max(tm, tc, self.smooth))
+            * 1e3
+    }
+}
+
+/// A memory-bound elementwise kernel (norm, activation, rope, residual add, copies).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ElementwiseFit {
+    /// Fixed latency in µs.
+    pub t0_us: f64,
+    /// Fraction of peak HBM bandwidth.
+    pub mem_eff: f64,
+}
+
+impl ElementwiseFit {
+    /// Milliseconds to move `bytes`.
+    #[inline]
+    pub fn ms(&self, r: &Roofline, bytes: f64) -> f64 {
+        (self.t0_us * 1e-6 + bytes / (r.mem_bw * self.mem_eff)) * 1e3
+    }
+}
+
+/// A collective as latency + bytes / bandwidth, with a second regime above a size threshold
+/// (vLLM's custom all-reduce hands messages over 8 MiB to NCCL).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CollectiveFit {
+    /// Latency in µs up to `threshold_bytes`.
+    pub small_lat_us: f64,
+    /// Effective bandwidth in GB/s up to `threshold_bytes`.
+    pub small_bw_gbps: f64,
+    /// Messages larger than this use the second regime.
+    pub threshold_bytes: f64,
+    /// Latency in µs above the threshold.
+    pub large_lat_us: f64,
+    /// Effective bandwidth in GB/s above the threshold.
+    pub large_bw_gbps: f64,
+}
+
+impl CollectiveFit {
+    /// A single-regime collective.
+    pub fn linear(lat_us: f64, bw_gbps: f64) -> CollectiveFit {
+        CollectiveFit {
+            small_lat_us: lat_us,
+            small_bw_gbps: bw_gbps,
+            threshold_bytes: f64::INFINITY,
+            large_lat_us: lat_us,
+            large_bw_gbps: bw_gbps,
+        }
+    }
+
+    /// Milliseconds for a message of `bytes`.
+    #[inline]
+    pub fn ms(&self, bytes: f64) -> f64 {
+        let (lat, bw) = if bytes <= self.threshold_bytes {
+            (self.small_lat_us, self.small_bw_gbps)
+        } else {
+            (self.large_lat_us, self.large_bw_gbps)
+        };
+        (lat * 1e-6 + bytes / (bw * 1e9)) * 1e3
+    }
+
+    /// The same collective on links `factor`× faster.
+    pub fn scale_bandwidth(&self, factor: f64) -> CollectiveFit {
+        CollectiveFit {
+            small_bw_gbps: self.small_bw_gbps * factor,
+            large_bw_gbps: self.large_bw_gbps * factor,
+            ..*self
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const R: Roofline = Roofline {
+        flops: 1e15,
+        mem_bw: 2e12,
+    };
+
+    #[test]
+    fn gemm_counts() {
+        assert_eq!(gemm_flops(4096.0, 12288.0, 4096.0), 412_316_860_416.0);
+        // Llama-2-7B QKV at 1 token: the weight dominates (4096·12288 bf16 = 100,663,296 B).
+        assert_eq!(gemm_bytes(1.0, 12288.0, 4096.0), 2.0 * (4096.0 + 50_331_648.0 + 12288.0));
+    }
+
+    #[test]
+    fn gemm_is_a_roofline() {
+        let f = GemmFit {
+            t0_us: 0.0,
+            compute_eff: 1.0,
+            mem_eff: 1.0,
+            m_half: 0.0,
+            n_half: 0.0,
+            k_half: 0.0,
+            smooth: 50.0,
+        };
+        // Large square GEMM: compute-bound at peak.
+        let t = f.ms(&R, 8192.0, 8192.0, 8192.0);
+        let tc = gemm_flops(8192.0, 8192.0, 8192.0) / 1e15 * 1e3;
+        assert!((t / tc - 1.0).abs() < 0.02, "{t} vs {tc}");
+        // GEMV: memory-bound.
+        let t = f.ms(&R, 1.0, 8192.0, 8192.0);
+        let tm = gemm_bytes(1.0, 8192.0, 8192.0) / 2e12 * 1e3;
+        assert!((t / tm - 1.0).abs() < 0.02, "{t} vs {tm}");
+    }
+
+    #[test]
+    fn prefill_flops_are_causal() {
+        let f = PrefillFit {
+            t0_us: 0.0,
+            compute_eff: 1.0,
+            len_half: 0.0,
+            per_head_ns: 0.0,
+            occ_half: 0.0,
+            mem_eff: 1.0,
+            smooth: 50.0,
+        };
+        let h = Heads {
+            q: 32.0,
+            kv: 32.0,
+            dim: 128.0,
+        };
+        let mut s = PrefillSums::default();
+        f.add(&mut s, &h, 1024.0, 0.0);
+        // 4·Hq·d·c·(c+1)/2 = 2·32·128·1024·1025
+        assert_eq!(s.weighted_flops, 2.0 * 32.0 * 128.0 * 1024.0 * 1025.0);
+        // A chunk with 1024 cached tokens does twice the QK work of the first chunk, and more.
+        let mut s2 = PrefillSums::default();
+        f.add(&mut s2, &h, 1024.0, 1024.0);
+        assert!(s2.weighted_flops > 2.9 * s.weighted_flops);
+        assert_eq!(f.ms(&R, &PrefillSums::default()), 0.0);
+    }
+
+    #[test]
+    fn decode_reads_the_kv_cache() {
+        let f = DecodeFit {
+            t0_us: 0.0,
+            per_seq_us: 0.0,
+            per_head_ns: 0.0,
+            mem_eff: 1.0,
+            occ_half: 0.0,
+            compute_eff: 1.0,
+            smooth: 50.0,
+        };
+        let h = Heads {
+            q: 32.0,
+            kv: 8.0,
+            dim: 128.0,
+        };
+        let mut s = DecodeSums::default();
+        DecodeFit::add(&mut s, &h, 4096.0);
+        DecodeFit::add(&mut s, &h, 4096.0);
+        // 2 seqs · 4096 tokens · (K+V) · 8 heads · 128 · 2 bytes = 33,554,432 B at 2 TB/s.
+        let want = 33_554_432.0 / 2e12 * 1e3;
+        assert!((f.ms(&R, &h, &s) / want - 1.0).abs() < 0.02);
+    }
+
+    #[test]
+    fn collective_regimes() {
+        let c = CollectiveFit {
+            small_lat_us: 5.0,
+            small_bw_gbps: 100.0,
+            threshold_bytes: 1e6,
+            large_lat_us: 50.0,
+            large_bw_gbps: 200.0,
+        };
+        assert!((c.ms(1e6) - (5e-6 + 1e-5) * 1e3).abs() < 1e-12);
+        assert!((c.ms(2e6) - (50e-6 + 1e-5) * 1e3).abs() < 1e-12);
+        assert_eq!(c.scale_bandwidth(2.0).small_bw_gbps, 200.0);
+    }
+}
