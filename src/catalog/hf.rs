@@ -5,14 +5,16 @@
 //! other dense model with llama-style keys is read as a llama-like gated model; mixture-of-experts
 //! configs are rejected.
 //!
-//! The rich result is [`HfModel`]: the engine's [`ModelSpec`] plus the true attention head size
-//! (`ModelSpec::head_dim` derives `E / Hq`, which is wrong for Qwen3, whose `head_dim` is 128),
-//! the weight dtype width, the family, and the bias/norm layout needed for exact parameter counts.
+//! The rich result is [`HfModel`]: the engine's [`ModelSpec`] (with the true attention head size,
+//! e.g. 128 for Qwen3-32B where `hidden / heads` is 80, and the weight dtype width) plus the
+//! family and the bias/norm layout needed for exact parameter counts.
 //!
-//! Config files written by us for the built-in models live in `data/models/`; [`lookup`] selects
-//! one by Hugging Face name, or loads any `config.json` given by path.
+//! The config files in `data/models/` are compiled into the binary ([`EMBEDDED`]); [`lookup`]
+//! selects one by Hugging Face name, or loads any `config.json` given by path, so model names
+//! resolve after `cargo install` without a checkout of the repository.
 
 use std::path::Path;
+use std::sync::OnceLock;
 
 use serde_json::{Map, Value};
 
@@ -22,13 +24,10 @@ use super::{CatalogError, ModelSpec};
 #[derive(Debug, Clone, PartialEq)]
 pub struct HfModel {
     /// The engine's model shape. `spec.mlp_hidden_dim` is the per-matrix intermediate size
-    /// (Qwen v1's `intermediate_size` is halved). Note that `spec.head_dim()` is `E / Hq`; use
-    /// [`HfModel::head_dim`] for the true head size.
+    /// (Qwen v1's `intermediate_size` is halved); `spec.head_dim` is the `head_dim` key if
+    /// present, else `hidden_size / num_attention_heads`; `spec.dtype_bytes` comes from
+    /// `torch_dtype` (2 when the key is absent).
     pub spec: ModelSpec,
-    /// Attention head size (`head_dim` key if present, else `hidden_size / num_attention_heads`).
-    pub head_dim: u32,
-    /// Bytes per weight / KV element from `torch_dtype` (2 when the key is absent).
-    pub dtype_bytes: u32,
     /// Model family, e.g. `llama`, `qwen3`, `phi`.
     pub family: String,
     /// Biases on the q, k, v projections.
@@ -43,6 +42,56 @@ pub struct HfModel {
     pub qk_norm: bool,
     /// Bias on the LM head (phi).
     pub lm_head_bias: bool,
+}
+
+/// Shorthand for one embedded config: its file name and text.
+macro_rules! embed {
+    ($file:literal) => {
+        ($file, include_str!(concat!("../../data/models/", $file)))
+    };
+}
+
+/// The `data/models/*.json` configs compiled into the binary: `(file name, JSON text)`. A unit
+/// test checks that this list and the folder agree.
+pub const EMBEDDED: &[(&str, &str)] = &[
+    embed!("Qwen__Qwen-72B.json"),
+    embed!("Qwen__Qwen2.5-72B.json"),
+    embed!("Qwen__Qwen2.5-7B.json"),
+    embed!("Qwen__Qwen3-0.6B.json"),
+    embed!("Qwen__Qwen3-32B.json"),
+    embed!("Qwen__Qwen3-8B.json"),
+    embed!("codellama__CodeLlama-34b-Instruct-hf.json"),
+    embed!("internlm__internlm-20b.json"),
+    embed!("meta-llama__Llama-2-70b-hf.json"),
+    embed!("meta-llama__Llama-2-7b-hf.json"),
+    embed!("meta-llama__Llama-3.1-70B.json"),
+    embed!("meta-llama__Llama-3.1-8B.json"),
+    embed!("meta-llama__Meta-Llama-3-70B.json"),
+    embed!("meta-llama__Meta-Llama-3-8B.json"),
+    embed!("microsoft__phi-2.json"),
+    embed!("mistralai__Mistral-7B-v0.1.json"),
+];
+
+/// Every embedded model, parsed once (in [`EMBEDDED`] order).
+pub fn embedded_models() -> &'static [HfModel] {
+    static MODELS: OnceLock<Vec<HfModel>> = OnceLock::new();
+    MODELS.get_or_init(|| {
+        EMBEDDED
+            .iter()
+            .map(|(file, text)| {
+                from_hf_json(text, &format!("<embedded>/data/models/{file}"))
+                    .expect("embedded model configs are valid (checked by unit tests)")
+            })
+            .collect()
+    })
+}
+
+/// The Hugging Face names of the embedded models.
+pub fn embedded_names() -> Vec<&'static str> {
+    embedded_models()
+        .iter()
+        .map(|m| m.spec.name.as_str())
+        .collect()
 }
 
 /// Read a `config.json` file.
@@ -76,44 +125,55 @@ pub fn from_hf_json(text: &str, source_name: &str) -> Result<HfModel, CatalogErr
     .model()
 }
 
-/// Load `name_or_path`: a path to an existing file is read directly; otherwise the name is
-/// matched case-insensitively against the `_name_or_path` of the `*.json` files in `models_dir`
-/// (the org prefix may be left out, and `Meta-Llama-3-*` and `Llama-3-*` are the same name).
-pub fn lookup(name_or_path: &str, models_dir: &Path) -> Result<HfModel, CatalogError> {
-    let path = Path::new(name_or_path);
+/// Load `name_or_path`: a path to an existing `config.json` file (or to a folder holding one)
+/// is read directly; otherwise the name is matched against the embedded models
+/// ([`lookup_embedded`]).
+pub fn lookup(name_or_path: &str) -> Result<HfModel, CatalogError> {
+    if let Some(file) = config_file(Path::new(name_or_path)) {
+        return from_hf_config(&file);
+    }
+    lookup_embedded(name_or_path)
+}
+
+/// The `config.json` that `path` names: the file itself, or `path/config.json` for a folder.
+pub(crate) fn config_file(path: &Path) -> Option<std::path::PathBuf> {
     if path.is_file() {
-        return from_hf_config(path);
+        Some(path.to_path_buf())
+    } else if path.is_dir() && path.join("config.json").is_file() {
+        Some(path.join("config.json"))
+    } else {
+        None
     }
-    let mut files: Vec<_> = std::fs::read_dir(models_dir)
-        .map_err(|source| CatalogError::ConfigIo {
-            path: models_dir.display().to_string(),
-            source,
-        })?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .collect();
-    files.sort();
-    let wanted = normalize(name_or_path);
-    let mut known = Vec::new();
-    for file in files {
-        let model = from_hf_config(&file)?;
-        let have = normalize(&model.spec.name);
-        let short = have.rsplit('/').next().unwrap_or(&have);
-        if have == wanted || (!wanted.contains('/') && short == wanted) {
-            return Ok(model);
-        }
-        known.push(model.spec.name);
-    }
-    Err(CatalogError::UnknownModel {
-        name: name_or_path.to_string(),
-        known: known.join(", "),
-    })
+}
+
+/// Match `name` against the embedded models' `_name_or_path`: case-insensitive, the org prefix
+/// may be left out (`Qwen3-32B`), `Meta-Llama-3-*` and `Llama-3-*` are the same name, and a
+/// trailing `-hf` is optional (`meta-llama/Llama-2-7b`).
+pub fn lookup_embedded(name: &str) -> Result<HfModel, CatalogError> {
+    let wanted = normalize(name);
+    embedded_models()
+        .iter()
+        .find(|m| {
+            let have = normalize(&m.spec.name);
+            let short = have.rsplit('/').next().unwrap_or(&have);
+            have == wanted || (!wanted.contains('/') && short == wanted)
+        })
+        .cloned()
+        .ok_or_else(|| CatalogError::UnknownModel {
+            name: name.to_string(),
+            known: embedded_names().join(", "),
+        })
 }
 
 fn normalize(name: &str) -> String {
-    name.trim()
+    let n = name
+        .trim()
         .to_ascii_lowercase()
-        .replace("meta-llama-3", "llama-3")
+        .replace("meta-llama-3", "llama-3");
+    match n.strip_suffix("-hf") {
+        Some(stem) => stem.to_string(),
+        None => n,
+    }
 }
 
 fn kind(v: &Value) -> String {
@@ -333,15 +393,15 @@ impl Reader<'_> {
                 num_q_heads: heads,
                 num_kv_heads: kv_heads,
                 embedding_dim: hidden,
+                head_dim,
                 mlp_hidden_dim: mlp_hidden,
                 max_position_embeddings: max_pos,
                 use_gated_mlp: !is_phi2,
                 post_attn_norm: !is_phi2,
                 vocab_size: vocab,
                 tie_word_embeddings: tied,
+                dtype_bytes,
             },
-            head_dim,
-            dtype_bytes,
             qkv_bias,
             o_bias,
             mlp_bias,
@@ -360,7 +420,7 @@ impl HfModel {
     pub fn layer_params_per_device(&self, tp: u32) -> u64 {
         let s = &self.spec;
         let e = s.embedding_dim as u64;
-        let hd = self.head_dim as u64;
+        let hd = s.head_dim as u64;
         let q = s.num_q_heads.div_ceil(tp) as u64;
         let kv = s.num_kv_heads.div_ceil(tp) as u64;
         let f = s.mlp_hidden_dim.div_ceil(tp) as u64;
@@ -435,7 +495,7 @@ impl HfModel {
 
     /// Weight bytes on the most loaded device (see [`HfModel::params_per_device`]).
     pub fn weight_bytes_per_device(&self, tp: u32, pp: u32) -> u64 {
-        self.params_per_device(tp, pp) * self.dtype_bytes as u64
+        self.params_per_device(tp, pp) * self.spec.dtype_bytes as u64
     }
 
     /// KV-cache bytes one token takes on one device: `2 (K, V) · ceil(L / pp) ·
@@ -443,13 +503,13 @@ impl HfModel {
     pub fn kv_bytes_per_token_per_device(&self, tp: u32, pp: u32) -> u64 {
         2 * self.spec.num_layers.div_ceil(pp.max(1)) as u64
             * self.spec.num_kv_heads.div_ceil(tp.max(1)) as u64
-            * self.head_dim as u64
-            * self.dtype_bytes as u64
+            * self.spec.head_dim as u64
+            * self.spec.dtype_bytes as u64
     }
 
     /// The same model with a different element width (e.g. 1 for FP8 weights and KV cache).
     pub fn with_dtype_bytes(mut self, bytes: u32) -> HfModel {
-        self.dtype_bytes = bytes;
+        self.spec.dtype_bytes = bytes;
         self
     }
 }
@@ -464,25 +524,55 @@ mod tests {
     }
 
     fn get(name: &str) -> HfModel {
-        lookup(name, &dir()).unwrap()
+        lookup(name).unwrap()
     }
 
     #[test]
-    fn every_shipped_config_loads() {
-        let mut n = 0;
+    fn every_shipped_config_is_embedded_and_loads() {
+        let mut files = Vec::new();
         for e in std::fs::read_dir(dir()).unwrap() {
             let p = e.unwrap().path();
             if p.extension().is_some_and(|x| x == "json") {
                 let m = from_hf_config(&p).unwrap();
                 let want = p.file_stem().unwrap().to_str().unwrap().replace("__", "/");
                 assert_eq!(m.spec.name, want, "{}", p.display());
-                assert_eq!(m.dtype_bytes, 2);
-                // Selectable by its own name.
+                assert_eq!(m.spec.dtype_bytes, 2);
+                // Selectable by its own name, from the embedded copy.
                 assert_eq!(get(&m.spec.name), m);
-                n += 1;
+                files.push(p.file_name().unwrap().to_str().unwrap().to_string());
             }
         }
-        assert!(n >= 16, "only {n} configs");
+        files.sort();
+        let mut embedded: Vec<_> = EMBEDDED.iter().map(|e| e.0.to_string()).collect();
+        embedded.sort();
+        assert_eq!(files, embedded, "add new data/models files to hf::EMBEDDED");
+        assert!(files.len() >= 16, "only {} configs", files.len());
+    }
+
+    #[test]
+    fn required_models_resolve_by_name() {
+        for (name, layers) in [
+            ("meta-llama/Llama-2-7b-hf", 32),
+            ("meta-llama/Llama-2-7b", 32),
+            ("meta-llama/Llama-2-70b-hf", 80),
+            ("codellama/CodeLlama-34b-Instruct-hf", 48),
+            ("meta-llama/Llama-3-8B", 32),
+            ("meta-llama/Meta-Llama-3-70B", 80),
+            ("meta-llama/Llama-3.1-8B", 32),
+            ("META-LLAMA/LLAMA-3.1-70B", 80),
+            ("Qwen/Qwen-72B", 80),
+            ("qwen/qwen2.5-7b", 28),
+            ("Qwen/Qwen2.5-72B", 80),
+            ("Qwen/Qwen3-0.6B", 28),
+            ("Qwen/Qwen3-8B", 36),
+            ("Qwen/Qwen3-32B", 64),
+            ("internlm/internlm-20b", 60),
+            ("mistralai/Mistral-7B-v0.1", 32),
+            ("microsoft/phi-2", 32),
+            ("phi-2", 32),
+        ] {
+            assert_eq!(get(name).spec.num_layers, layers, "{name}");
+        }
     }
 
     #[test]
@@ -548,7 +638,7 @@ mod tests {
         //                                          → 15,730,944 · 28 = 440,466,432
         //   final norm 1,024                       →   596,049,920
         let q3 = get("Qwen/Qwen3-0.6B");
-        assert_eq!(q3.head_dim, 128);
+        assert_eq!(q3.spec.head_dim, 128);
         assert!(q3.spec.tie_word_embeddings);
         assert_eq!(q3.params_total(), 596_049_920);
         // phi-2: E=2560, F=10240, V=51200, L=32, LayerNorm, biases everywhere, parallel block.
@@ -604,7 +694,13 @@ mod tests {
         );
         // Qwen3-32B: hidden/heads is 80 but head_dim is 128.
         let q32 = get("Qwen3-32B");
-        assert_eq!((q32.spec.head_dim(), q32.head_dim), (80, 128));
+        assert_eq!(
+            (
+                q32.spec.embedding_dim / q32.spec.num_q_heads,
+                q32.spec.head_dim
+            ),
+            (80, 128)
+        );
     }
 
     #[test]
@@ -627,9 +723,15 @@ mod tests {
     #[test]
     fn lookup_by_path_and_unknown_name() {
         let p = dir().join("mistralai__Mistral-7B-v0.1.json");
-        let m = lookup(p.to_str().unwrap(), Path::new("/nonexistent")).unwrap();
+        let m = lookup(p.to_str().unwrap()).unwrap();
         assert_eq!(m.spec.num_kv_heads, 8);
-        let err = lookup("nope/nope", &dir()).unwrap_err().to_string();
+        // A folder holding a config.json.
+        let tmp = std::env::temp_dir().join(format!("vidur-search-hf-{}", std::process::id()));
+        std::fs::create_dir_all(&tmp).unwrap();
+        std::fs::write(tmp.join("config.json"), GOOD).unwrap();
+        assert_eq!(lookup(tmp.to_str().unwrap()).unwrap().spec.num_layers, 2);
+        std::fs::remove_dir_all(&tmp).unwrap();
+        let err = lookup("nope/nope").unwrap_err().to_string();
         assert!(err.contains("unknown model 'nope/nope'"), "{err}");
         assert!(err.contains("Qwen/Qwen3-8B"), "{err}");
     }
@@ -642,7 +744,10 @@ mod tests {
     fn minimal_config_and_defaults() {
         let m = from_hf_json(GOOD, "mini.json").unwrap();
         assert_eq!(m.spec.name, "mini.json");
-        assert_eq!((m.spec.num_kv_heads, m.head_dim, m.dtype_bytes), (4, 16, 2));
+        assert_eq!(
+            (m.spec.num_kv_heads, m.spec.head_dim, m.spec.dtype_bytes),
+            (4, 16, 2)
+        );
         assert!(!m.spec.tie_word_embeddings);
     }
 
@@ -692,7 +797,7 @@ mod tests {
         let err = from_hf_json("[1]", "arr.json").unwrap_err().to_string();
         assert!(err.contains("JSON object"), "{err}");
 
-        let err = lookup("/no/such/file.json", Path::new("/no/such/dir"))
+        let err = from_hf_config(Path::new("/no/such/file.json"))
             .unwrap_err()
             .to_string();
         assert!(err.contains("cannot read"), "{err}");

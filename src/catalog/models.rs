@@ -19,6 +19,9 @@ pub struct ModelSpec {
     pub num_kv_heads: u32,
     /// Hidden size (E).
     pub embedding_dim: u32,
+    /// Attention head size. `E / Hq` for Vidur's built-ins, but not in general (Qwen3-32B:
+    /// E / Hq = 80, head_dim = 128).
+    pub head_dim: u32,
     /// MLP intermediate size (F).
     pub mlp_hidden_dim: u32,
     /// Maximum context length.
@@ -32,24 +35,27 @@ pub struct ModelSpec {
     /// Whether input embedding and LM head share weights.
     #[serde(default)]
     pub tie_word_embeddings: bool,
+    /// Bytes per weight and KV-cache element (2 for FP16/BF16).
+    #[serde(default = "two")]
+    pub dtype_bytes: u32,
+}
+
+fn two() -> u32 {
+    2
 }
 
 impl ModelSpec {
-    /// `E / Hq`.
-    pub fn head_dim(&self) -> u32 {
-        self.embedding_dim / self.num_q_heads
-    }
-
     /// Grouped-query attention (fewer KV heads than query heads).
     pub fn is_gqa(&self) -> bool {
         self.num_q_heads > self.num_kv_heads
     }
 
     /// Weights per device of one transformer layer's shard, counted as Vidur's ParamCounter
-    /// does (no norms, no biases).
+    /// does (no norms, no biases). Vidur uses `E / Hq` as the head size; [`ModelSpec::head_dim`]
+    /// equals it for every Vidur model, and is the true size otherwise.
     pub fn params_per_layer_per_device(&self, tp: u32) -> u64 {
         let e = self.embedding_dim as u64;
-        let hd = self.head_dim() as u64;
+        let hd = self.head_dim as u64;
         let q = (self.num_q_heads / tp) as u64;
         let kv = self.num_kv_heads.div_ceil(tp) as u64;
         let f = self.mlp_hidden_dim as u64;
@@ -77,13 +83,14 @@ impl ModelSpec {
             .map(|m| m.1())
             .ok_or_else(|| CatalogError::UnknownModel {
                 name: name.to_string(),
-                known: BUILTIN
-                    .iter()
-                    .map(|m| m.0[0])
-                    .collect::<Vec<_>>()
-                    .join(", "),
+                known: builtin_names().collect::<Vec<_>>().join(", "),
             })
     }
+}
+
+/// The built-in models' names (Vidur's, one per model).
+pub fn builtin_names() -> impl Iterator<Item = &'static str> {
+    BUILTIN.iter().map(|m| m.0[0])
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -103,12 +110,14 @@ fn llama_like(
         num_q_heads: hq,
         num_kv_heads: hkv,
         embedding_dim: e,
+        head_dim: e / hq,
         mlp_hidden_dim: f,
         max_position_embeddings: max_pos,
         use_gated_mlp: true,
         post_attn_norm: true,
         vocab_size: vocab,
         tie_word_embeddings: false,
+        dtype_bytes: 2,
     }
 }
 

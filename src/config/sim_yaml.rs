@@ -1,9 +1,10 @@
 //! Our simulation YAML (`vidur-search simulate --config sim.yaml`). Field by field:
 //!
 //! ```yaml
-//! model: meta-llama/Llama-2-7b-hf   # built-in model name
-//! device: a100                      # a40 | a100 | h100 | l40
-//! network_device: a100_pairwise_nvlink   # optional; default <device>_pairwise_nvlink
+//! model: meta-llama/Llama-2-7b-hf   # Vidur built-in, embedded HF name, or path to a config.json
+//! device: a100                      # any catalog GPU or alias: a100, a40, h100, h200, b200, l40s, l40, mi300x
+//! network_device: a100_pairwise_nvlink   # optional; default: the GPU's default node shape
+//! hardware: my-hardware.yaml        # optional; user GPUs/nodes/prices merged into the catalog
 //! tensor_parallel_size: 1
 //! num_pipeline_stages: 1
 //! num_replicas: 1
@@ -18,6 +19,10 @@
 //! metrics: {chrome_trace: true, token_metrics: true}
 //! ```
 //!
+//! Names resolve through [`crate::catalog::resolve_model`], [`crate::catalog::resolve_device`]
+//! and [`crate::catalog::resolve_node`]: Vidur's built-in model names keep Vidur's values, and
+//! with `compat: vidur` so do Vidur's device names and default node shapes.
+//!
 //! Unknown fields are errors; errors carry the file, line and column.
 
 use std::path::{Path, PathBuf};
@@ -25,7 +30,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::ConfigError;
-use crate::catalog::{DeviceSpec, ModelSpec, NodeSpec};
+use crate::catalog::{self, HardwareCatalog};
 use crate::predictor::VidurTablesOptions;
 use crate::sim::{Compat, MetricsOptions, RouterKind, SchedulerConfig, SimConfig};
 use crate::workload::WorkloadConfig;
@@ -44,13 +49,18 @@ fn seed() -> u64 {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SimFile {
-    /// Built-in model name.
+    /// Model: a Vidur built-in name, an embedded Hugging Face name, or a path (relative to this
+    /// file) to a `config.json` or a folder holding one.
     pub model: String,
-    /// Device name.
+    /// GPU name or alias in the hardware catalog.
     pub device: String,
-    /// Node SKU (default: the device's pairwise-NVLink box).
+    /// Node shape (default: the GPU's default node; Vidur's `<device>_pairwise_nvlink` in
+    /// Vidur mode for Vidur's devices).
     #[serde(default)]
     pub network_device: Option<String>,
+    /// User hardware file (relative to this file) merged into the built-in catalog.
+    #[serde(default)]
+    pub hardware: Option<String>,
     /// Tensor-parallel degree (default 1).
     #[serde(default = "one")]
     pub tensor_parallel_size: u32,
@@ -164,15 +174,30 @@ pub fn load(path: &Path) -> Result<SimRun, ConfigError> {
     let file: SimFile =
         serde_saphyr::from_str(&text).map_err(|e| ConfigError::invalid(path, e.to_string()))?;
     let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    let model = ModelSpec::builtin(&file.model)
+    let model = catalog::resolve_model(&file.model, &base_dir)
         .map_err(|e| ConfigError::invalid(path, format!("field 'model': {e}")))?;
-    let device = DeviceSpec::builtin(&file.device)
-        .map_err(|e| ConfigError::invalid(path, format!("field 'device': {e}")))?;
-    let node = match &file.network_device {
-        Some(n) => NodeSpec::builtin(n)
-            .map_err(|e| ConfigError::invalid(path, format!("field 'network_device': {e}")))?,
-        None => NodeSpec::default_for(&device.name),
+    let hardware = match &file.hardware {
+        Some(h) => HardwareCatalog::with_overrides(&resolve(&base_dir, h))
+            .map_err(|e| ConfigError::invalid(path, format!("field 'hardware': {e}")))?,
+        None => HardwareCatalog::embedded(),
     };
+    let vidur = file.compat.is_vidur();
+    let device = catalog::resolve_device(&hardware, &file.device, vidur)
+        .map_err(|e| ConfigError::invalid(path, format!("field 'device': {e}")))?;
+    let node = catalog::resolve_node(
+        &hardware,
+        file.network_device.as_deref(),
+        &file.device,
+        vidur,
+    )
+    .map_err(|e| {
+        let field = if file.network_device.is_some() {
+            "network_device"
+        } else {
+            "device"
+        };
+        ConfigError::invalid(path, format!("field '{field}': {e}"))
+    })?;
     let sim = SimConfig {
         model,
         device,

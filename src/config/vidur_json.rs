@@ -122,10 +122,17 @@ pub fn load(path: &Path, trace: Option<&Path>) -> Result<VidurRun, ConfigError> 
         post_attn_norm: rd.bool(mc, "post_attn_norm")?,
         vocab_size: rd.u32(mc, "vocab_size")?,
         tie_word_embeddings: false,
+        // Vidur derives the head size as E / Hq; set below once Hq is known to be positive.
+        head_dim: 0,
+        dtype_bytes: 2,
     };
     if model.num_q_heads == 0 || model.num_layers == 0 || model.embedding_dim == 0 {
         return Err(ConfigError::invalid(path, "field 'cluster_config.replica_config.model_config': num_layers, num_q_heads and embedding_dim must be positive"));
     }
+    let model = ModelSpec {
+        head_dim: model.embedding_dim / model.num_q_heads,
+        ..model
+    };
     let dc = rd.get(rc, "device_config")?;
     let device = DeviceSpec {
         name: rd.str(dc, "name")?.to_string(),

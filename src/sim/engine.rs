@@ -122,7 +122,7 @@ pub fn simulate(
         attn_coeff: 4.0
             * (m.num_layers as f64 / pp).floor()
             * (m.num_q_heads as f64 / tp).floor()
-            * m.head_dim() as f64,
+            * m.head_dim as f64,
         device_flops: cfg.device.fp16_tflops * tera,
     };
     let setup = RecorderSetup {

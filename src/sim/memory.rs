@@ -37,7 +37,7 @@ pub fn plan(
     let available = device.total_memory_gb * 1024f64.powi(3) * (1.0 - memory_margin_fraction);
     let kv_per_layer_per_request = 2.0
         * 2.0
-        * model.head_dim() as f64
+        * model.head_dim as f64
         * model.num_kv_heads.div_ceil(tp) as f64
         * max_tokens as f64;
     let (param_bytes, kv_per_request) = if compat.is_vidur() {

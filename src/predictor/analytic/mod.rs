@@ -73,7 +73,7 @@ impl LayerShape {
             model.num_kv_heads,
             model.embedding_dim,
             model.mlp_hidden_dim,
-            model.head_dim(),
+            model.head_dim,
             model.use_gated_mlp,
             model.vocab_size,
             tp,
