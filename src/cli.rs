@@ -8,6 +8,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::config::{sim_yaml, vidur_json};
+use crate::predictor::analytic::{self, calibration::Calibration, AnalyticOptions, GpuInfo};
 use crate::predictor::{ExecutionTimePredictor, VidurTablesPredictor};
 use crate::sim::{self, Compat, SimConfig};
 use crate::workload;
@@ -156,6 +157,41 @@ pub fn prepare(args: &SimulateArgs) -> Result<PreparedSim> {
     let requests = workload::generate(&run.workload, run.sim.compat, &run.base_dir)
         .with_context(|| format!("{}: field 'workload'", path.display()))?;
     let predictor: Box<dyn ExecutionTimePredictor> = match &run.predictor {
+        sim_yaml::PredictorConfig::Analytic(a) => {
+            let cal = match &a.calibration {
+                Some(p) => {
+                    Calibration::load(&sim_yaml::resolve(&run.base_dir, p)).with_context(|| {
+                        format!("{}: field 'predictor.analytic.calibration'", path.display())
+                    })?
+                }
+                None => Calibration::embedded(),
+            };
+            let Some(g) = &run.gpu else {
+                bail!(
+                    "{}: the analytic predictor needs device '{}' in the hardware catalog (add it with `hardware: my-hardware.yaml`)",
+                    path.display(),
+                    run.sim.device.name
+                );
+            };
+            let mut gpu = GpuInfo::from_catalog(g, &cal);
+            gpu.gpus_per_node = run.sim.node.num_devices_per_node;
+            let opts = AnalyticOptions {
+                source: a.source.clone(),
+                iteration_overhead_ms: a.iteration_overhead_ms,
+                skip_embedding_and_lm_head: !a.embedding_and_lm_head,
+            };
+            Box::new(
+                analytic::build(
+                    &run.sim.model,
+                    &gpu,
+                    run.sim.tensor_parallel_size,
+                    run.sim.num_pipeline_stages,
+                    &cal,
+                    opts,
+                )
+                .with_context(|| format!("{}: field 'predictor.analytic'", path.display()))?,
+            )
+        }
         sim_yaml::PredictorConfig::VidurTables(t) => Box::new(
             VidurTablesPredictor::load(
                 &sim_yaml::resolve(&run.base_dir, &t.dir),

@@ -300,7 +300,10 @@ pub fn device_frame(name: &str) -> Option<crate::predictor::analytic::fit::Devic
 }
 
 /// The analytic predictor's view of a catalog GPU, stored under `name`.
-pub fn gpu_frame(g: &hardware::GpuSpec, name: &str) -> crate::predictor::analytic::fit::DeviceFrame {
+pub fn gpu_frame(
+    g: &hardware::GpuSpec,
+    name: &str,
+) -> crate::predictor::analytic::fit::DeviceFrame {
     crate::predictor::analytic::fit::DeviceFrame {
         name: name.to_ascii_lowercase(),
         arch: g.architecture.name().to_string(),

@@ -30,7 +30,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::ConfigError;
-use crate::catalog::{self, HardwareCatalog};
+use crate::catalog::{self, GpuSpec, HardwareCatalog};
 use crate::predictor::VidurTablesOptions;
 use crate::sim::{Compat, MetricsOptions, RouterKind, SchedulerConfig, SimConfig};
 use crate::workload::WorkloadConfig;
@@ -80,7 +80,8 @@ pub struct SimFile {
     pub router: RouterKind,
     /// Requests.
     pub workload: WorkloadConfig,
-    /// Execution-time predictor.
+    /// Execution-time predictor (default: the analytic predictor with the embedded calibration).
+    #[serde(default)]
     pub predictor: PredictorConfig,
     /// Seed (default 42).
     #[serde(default = "seed")]
@@ -100,8 +101,50 @@ pub struct SimFile {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum PredictorConfig {
+    /// Roofline curves calibrated on measured kernels: any model on any catalog GPU.
+    Analytic(AnalyticConfig),
     /// A folder of Vidur prediction tables (`<op>.csv[.gz]`).
     VidurTables(VidurTablesConfig),
+}
+
+impl Default for PredictorConfig {
+    fn default() -> Self {
+        PredictorConfig::Analytic(AnalyticConfig::default())
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Options of the analytic predictor (`predictor: {analytic: {...}}`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnalyticConfig {
+    /// Calibration file (default: the one embedded, `data/calibration/calibration.json`).
+    #[serde(default)]
+    pub calibration: Option<String>,
+    /// Preferred measurement source of the fits: `kernels` (vLLM kernel tables, default) or
+    /// `vidur` (Vidur's 2024 PyTorch profiles, for comparisons with Vidur).
+    #[serde(default)]
+    pub source: Option<String>,
+    /// CPU/launch overhead per iteration and stage, ms (default 0, as Vidur).
+    #[serde(default)]
+    pub iteration_overhead_ms: f64,
+    /// Price the embedding, LM head and sampling, which Vidur leaves out (default true).
+    #[serde(default = "yes")]
+    pub embedding_and_lm_head: bool,
+}
+
+impl Default for AnalyticConfig {
+    fn default() -> Self {
+        AnalyticConfig {
+            calibration: None,
+            source: None,
+            iteration_overhead_ms: 0.0,
+            embedding_and_lm_head: true,
+        }
+    }
 }
 
 fn g64() -> u32 {
@@ -163,6 +206,8 @@ pub struct SimRun {
     pub predictor: PredictorConfig,
     /// Folder relative paths resolve against.
     pub base_dir: PathBuf,
+    /// The device's hardware-catalog entry (absent for Vidur-only names in compat mode).
+    pub gpu: Option<GpuSpec>,
 }
 
 /// Load and validate a simulation YAML.
@@ -182,6 +227,7 @@ pub fn load(path: &Path) -> Result<SimRun, ConfigError> {
         None => HardwareCatalog::embedded(),
     };
     let vidur = file.compat.is_vidur();
+    let gpu = hardware.gpu(&file.device).ok().cloned();
     let device = catalog::resolve_device(&hardware, &file.device, vidur)
         .map_err(|e| ConfigError::invalid(path, format!("field 'device': {e}")))?;
     let node = catalog::resolve_node(
@@ -221,6 +267,7 @@ pub fn load(path: &Path) -> Result<SimRun, ConfigError> {
         workload: file.workload,
         predictor: file.predictor,
         base_dir,
+        gpu,
     })
 }
 

@@ -171,7 +171,8 @@ fn read_csv<T>(
     let mut out = Vec::new();
     for (line, rec) in rdr.records().enumerate() {
         let rec = rec.map_err(|e| err(path, e))?;
-        if let Some(row) = f(&idx, &rec).map_err(|m| err(path, format!("line {}: {m}", line + 2)))?
+        if let Some(row) =
+            f(&idx, &rec).map_err(|m| err(path, format!("line {}: {m}", line + 2)))?
         {
             out.push(row);
         }
@@ -295,7 +296,8 @@ impl KernelSet {
         let decode = decode
             .into_iter()
             .filter(|a| {
-                let bytes = 4.0 * a.batch as f64 * a.len as f64 * a.kv_heads as f64 * a.head_dim as f64;
+                let bytes =
+                    4.0 * a.batch as f64 * a.len as f64 * a.kv_heads as f64 * a.head_dim as f64;
                 bytes / (a.ms * 1e-3) <= system.mem_bw
             })
             .collect();
@@ -470,9 +472,12 @@ pub fn load_mlp(path: &Path, device: &str, model: &str) -> Result<MlpProfile, Pr
     }
     let mut key = Vec::new();
     for w in want.drain(..) {
-        key.push(header.iter().position(|h| h == w).ok_or_else(|| {
-            err(path, format!("missing column '{w}'"))
-        })?);
+        key.push(
+            header
+                .iter()
+                .position(|h| h == w)
+                .ok_or_else(|| err(path, format!("missing column '{w}'")))?,
+        );
     }
     let mut rows = Vec::new();
     for (line, rec) in rdr.records().enumerate() {
@@ -516,11 +521,21 @@ pub fn load_mlp(path: &Path, device: &str, model: &str) -> Result<MlpProfile, Pr
 }
 
 /// Read a Vidur network profile (`all_reduce.csv` / `send_recv.csv`).
-pub fn load_network(path: &Path, sku: &str, collective: &str) -> Result<NetProfile, PredictorError> {
+pub fn load_network(
+    path: &Path,
+    sku: &str,
+    collective: &str,
+) -> Result<NetProfile, PredictorError> {
     let col = format!("time_stats.{collective}.median");
     let rows = read_csv(
         path,
-        &[&col, "num_workers", "devices_per_node", "size", "collective"],
+        &[
+            &col,
+            "num_workers",
+            "devices_per_node",
+            "size",
+            "collective",
+        ],
         |i, r| {
             if &r[i[4]] != collective {
                 return Ok(None);

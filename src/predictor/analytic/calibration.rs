@@ -162,3 +162,36 @@ impl Calibration {
             .map(|(k, g)| (k.as_str(), g))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_calibration_parses_and_covers_the_measured_gpus() {
+        let c: Calibration = serde_json::from_str(EMBEDDED).expect("valid JSON");
+        for g in ["a100", "h100", "h200"] {
+            let k = &c.gpus[g].sources[source::KERNELS];
+            assert!(
+                k.gemm.is_some() && k.prefill.is_some() && k.decode.is_some(),
+                "{g}"
+            );
+            assert!(k.allreduce.contains_key("2/vllm_graph"), "{g}");
+        }
+        for g in ["a100", "h100", "a40"] {
+            let v = &c.gpus[g].sources[source::VIDUR];
+            assert!(v.gemm.is_some(), "{g}");
+            assert_eq!(v.elementwise.len(), ELEMENTWISE_KINDS.len(), "{g}");
+        }
+    }
+
+    #[test]
+    fn bad_calibration_file_names_the_position() {
+        let dir = std::env::temp_dir().join(format!("vs-cal-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("c.json");
+        std::fs::write(&p, "{\"version\": 3}").unwrap();
+        let e = Calibration::load(&p).unwrap_err().to_string();
+        assert!(e.contains("c.json") && e.contains("line 1"), "{e}");
+    }
+}

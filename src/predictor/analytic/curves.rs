@@ -228,8 +228,9 @@ pub struct CollectiveFit {
     pub small_lat_us: f64,
     /// Effective bandwidth in GB/s up to `threshold_bytes`.
     pub small_bw_gbps: f64,
-    /// Messages larger than this use the second regime.
-    pub threshold_bytes: f64,
+    /// Messages larger than this use the second regime (none: a single regime).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold_bytes: Option<f64>,
     /// Latency in µs above the threshold.
     pub large_lat_us: f64,
     /// Effective bandwidth in GB/s above the threshold.
@@ -242,7 +243,7 @@ impl CollectiveFit {
         CollectiveFit {
             small_lat_us: lat_us,
             small_bw_gbps: bw_gbps,
-            threshold_bytes: f64::INFINITY,
+            threshold_bytes: None,
             large_lat_us: lat_us,
             large_bw_gbps: bw_gbps,
         }
@@ -251,7 +252,7 @@ impl CollectiveFit {
     /// Milliseconds for a message of `bytes`.
     #[inline]
     pub fn ms(&self, bytes: f64) -> f64 {
-        let (lat, bw) = if bytes <= self.threshold_bytes {
+        let (lat, bw) = if bytes <= self.threshold_bytes.unwrap_or(f64::INFINITY) {
             (self.small_lat_us, self.small_bw_gbps)
         } else {
             (self.large_lat_us, self.large_bw_gbps)
@@ -282,7 +283,10 @@ mod tests {
     fn gemm_counts() {
         assert_eq!(gemm_flops(4096.0, 12288.0, 4096.0), 412_316_860_416.0);
         // Llama-2-7B QKV at 1 token: the weight dominates (4096·12288 bf16 = 100,663,296 B).
-        assert_eq!(gemm_bytes(1.0, 12288.0, 4096.0), 2.0 * (4096.0 + 50_331_648.0 + 12288.0));
+        assert_eq!(
+            gemm_bytes(1.0, 12288.0, 4096.0),
+            2.0 * (4096.0 + 50_331_648.0 + 12288.0)
+        );
     }
 
     #[test]
@@ -362,7 +366,7 @@ mod tests {
         let c = CollectiveFit {
             small_lat_us: 5.0,
             small_bw_gbps: 100.0,
-            threshold_bytes: 1e6,
+            threshold_bytes: Some(1e6),
             large_lat_us: 50.0,
             large_bw_gbps: 200.0,
         };

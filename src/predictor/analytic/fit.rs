@@ -17,8 +17,8 @@ use super::calibration::{
     source, Calibration, FitQuality, Fitted, GpuCalibration, NetworkCalibration, SourceFits,
 };
 use super::curves::{
-    CollectiveFit, DecodeFit, DecodeSums, ElementwiseFit, GemmFit, Heads, PrefillFit,
-    PrefillSums, Roofline,
+    CollectiveFit, DecodeFit, DecodeSums, ElementwiseFit, GemmFit, Heads, PrefillFit, PrefillSums,
+    Roofline,
 };
 use super::LayerShape;
 use crate::predictor::compose::TokenOp;
@@ -272,8 +272,14 @@ fn relative_linear(points: &[(f64, f64)]) -> (f64, f64) {
         // Fall back to the better single-term model.
         let b_only = r2 / s22;
         let a_only = r1 / s11;
-        let e_b: f64 = points.iter().map(|&(x, y)| (b_only * x / y - 1.0).powi(2)).sum();
-        let e_a: f64 = points.iter().map(|&(_, y)| (a_only / y - 1.0).powi(2)).sum();
+        let e_b: f64 = points
+            .iter()
+            .map(|&(x, y)| (b_only * x / y - 1.0).powi(2))
+            .sum();
+        let e_a: f64 = points
+            .iter()
+            .map(|&(_, y)| (a_only / y - 1.0).powi(2))
+            .sum();
         return if e_b <= e_a || b > 0.0 && a < 0.0 {
             (0.0, b_only.max(1e-30))
         } else {
@@ -319,7 +325,7 @@ pub fn fit_collective(points: &[(f64, f64)]) -> Fitted<CollectiveFit> {
         let f = CollectiveFit {
             small_lat_us: l1,
             small_bw_gbps: b1,
-            threshold_bytes: pts[split - 1].0,
+            threshold_bytes: Some(pts[split - 1].0),
             large_lat_us: l2,
             large_bw_gbps: b2,
         };
@@ -410,9 +416,10 @@ pub fn mlp_elementwise_points(p: &MlpProfile) -> Vec<(TokenOp, usize, f64, f64)>
     for row in &p.rows {
         let shape = shape_of_row(&row.shape, row.tp);
         for (i, op) in TokenOp::ALL.iter().enumerate() {
-            if let (Some((kind, bytes)), Some(ms)) =
-                (shape.elementwise(*op, row.num_tokens as f64), row.median_ms[i])
-            {
+            if let (Some((kind, bytes)), Some(ms)) = (
+                shape.elementwise(*op, row.num_tokens as f64),
+                row.median_ms[i],
+            ) {
                 if ms > 0.0 && *op != TokenOp::AttnKvCacheSave {
                     out.push((*op, kind, bytes, ms));
                 }
@@ -615,7 +622,7 @@ mod tests {
             .collect();
         let f = fit_collective(&pts);
         assert!(f.quality.mape_pct < 0.01, "{f:?}");
-        assert_eq!(f.fit.threshold_bytes, 8.0 * 1048576.0);
+        assert_eq!(f.fit.threshold_bytes, Some(8.0 * 1048576.0));
     }
 
     #[test]

@@ -10,8 +10,8 @@ pub mod fit;
 
 use calibration::{source, Calibration, GpuCalibration, SourceFits};
 use curves::{
-    CollectiveFit, DecodeFit, DecodeSums, ElementwiseFit, GemmFit, Heads, PrefillFit,
-    PrefillSums, Roofline,
+    CollectiveFit, DecodeFit, DecodeSums, ElementwiseFit, GemmFit, Heads, PrefillFit, PrefillSums,
+    Roofline,
 };
 
 use super::compose::{OpModel, TokenOp};
@@ -113,10 +113,7 @@ impl LayerShape {
             // SwiGLU reads gate and up, writes one; GeLU reads and writes one.
             TokenOp::MlpAct => (ACT, if self.gated { 6.0 } else { 4.0 } * self.f),
             // In-place rotation of q and k.
-            TokenOp::AttnRope => (
-                ROPE,
-                4.0 * (self.q_heads + self.kv_heads) * self.head_dim,
-            ),
+            TokenOp::AttnRope => (ROPE, 4.0 * (self.q_heads + self.kv_heads) * self.head_dim),
             // Two reads, one write.
             TokenOp::Add => (ADD, 6.0 * self.e),
             // Read new K and V, write them into the paged cache: a copy.
@@ -387,7 +384,11 @@ fn all_reduce_fit(p: &mut Picker, tp: u32, backend: &str) -> Result<CollectiveFi
                     .max_by_key(|(k, _)| k.split('/').next().and_then(|n| n.parse::<u32>().ok()))
                     .map(|(k, f)| (f.fit, k.clone()))
             })?;
-            let n_ref: u32 = f.1.split('/').next().and_then(|n| n.parse().ok()).unwrap_or(2);
+            let n_ref: u32 =
+                f.1.split('/')
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or(2);
             (f.0, g, n, n_ref)
         }
     };
@@ -467,4 +468,46 @@ impl OpModel for AnalyticPredictor {
     fn describe(&self) -> String {
         self.provenance.clone()
     }
+}
+
+impl GpuInfo {
+    /// A catalog GPU, named as the calibration knows it (its name or one of its aliases, e.g.
+    /// `h100-sxm` is calibrated as `h100`), so its own fits are found.
+    pub fn from_catalog(g: &crate::catalog::GpuSpec, cal: &Calibration) -> GpuInfo {
+        let name = std::iter::once(&g.name)
+            .chain(g.aliases.iter())
+            .map(|n| n.to_ascii_lowercase())
+            .find(|n| cal.gpus.contains_key(n))
+            .unwrap_or_else(|| g.name.to_ascii_lowercase());
+        GpuInfo {
+            name,
+            arch: g.architecture.name().to_string(),
+            roofline: Roofline {
+                flops: g.bf16_dense_tflops * 1e12,
+                mem_bw: g.memory_bandwidth_gb_per_s * 1e9,
+            },
+            intra_node_bw_gbps: g.intra_node_bandwidth_gb_per_s,
+            intra_node_latency_us: g.intra_node_latency_us,
+            inter_node_bw_gbps: g.inter_node_bandwidth_gb_per_s,
+            gpus_per_node: 8,
+        }
+    }
+}
+
+/// The analytic predictor for a whole replica stage: `model` on `gpu` with TP × PP.
+pub fn build(
+    model: &ModelSpec,
+    gpu: &GpuInfo,
+    tp: u32,
+    pp: u32,
+    cal: &Calibration,
+    opts: AnalyticOptions,
+) -> Result<super::Composed<AnalyticPredictor>, PredictorError> {
+    Ok(super::Composed {
+        ops: AnalyticPredictor::new(model, gpu, tp, cal, opts)?,
+        layers_per_stage: model.num_layers / pp.max(1),
+        num_stages: pp,
+        tp,
+        post_attn_norm: model.post_attn_norm,
+    })
 }
