@@ -220,9 +220,10 @@ impl<'a> Picker<'a> {
 }
 
 impl AnalyticPredictor {
-    /// Build the operator model for `model` sharded `tp`-way on `gpu`.
+    /// Build the operator model for a layer of `shape` (one device's shard) on `gpu`, with
+    /// all-reduces over `tp` devices.
     pub fn new(
-        model: &ModelSpec,
+        shape: LayerShape,
         gpu: &GpuInfo,
         tp: u32,
         cal: &Calibration,
@@ -275,7 +276,6 @@ impl AnalyticPredictor {
             cal.version,
             p.notes.join(", ")
         );
-        let shape = LayerShape::of(model, tp);
         Ok(AnalyticPredictor {
             shape,
             heads: shape.heads(),
@@ -504,7 +504,7 @@ pub fn build(
     opts: AnalyticOptions,
 ) -> Result<super::Composed<AnalyticPredictor>, PredictorError> {
     Ok(super::Composed {
-        ops: AnalyticPredictor::new(model, gpu, tp, cal, opts)?,
+        ops: AnalyticPredictor::new(LayerShape::of(model, tp), gpu, tp, cal, opts)?,
         layers_per_stage: model.num_layers / pp.max(1),
         num_stages: pp,
         tp,
