@@ -1,9 +1,11 @@
 //! Execution-time prediction (vidur-behavior.md §7): how long one pipeline stage of a batch runs.
 
 pub mod compose;
+pub mod profiles;
 pub mod vidur_tables;
 
 pub use compose::{Composed, OpModel, TokenOp};
+pub use profiles::{ProfileOptions, ProfilePredictor};
 pub use vidur_tables::{VidurTablesOptions, VidurTablesPredictor};
 
 /// One batch member as the predictor sees it.
