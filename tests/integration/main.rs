@@ -5,4 +5,5 @@ mod cli;
 mod common;
 mod conformance;
 mod invariants;
+mod profiles;
 mod schedulers;

@@ -18,7 +18,7 @@ mod attention;
 #[cfg(test)]
 mod compare;
 mod frame;
-pub mod regress;
+mod regress;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -38,12 +38,18 @@ pub struct ProfileOptions {
     pub regressor: Regressor,
     /// How fits continue past the largest measured size.
     pub extrapolation: Extrapolation,
-    /// Token-op tables cover 1..=max_tokens and attention KV 0..=max_tokens (Vidur's
-    /// `prediction_max_tokens_per_request`, 4096). Larger keys are evaluated from the fit.
+    /// Token-op tables cover num_tokens 0..=this (4096; Vidur: `prediction_max_tokens_per_request`,
+    /// × `prediction_max_batch_size` for Orca). Larger keys are evaluated from the fit, so this
+    /// only trades memory for lookup speed.
     pub max_tokens: u32,
-    /// Decode table batch sizes 1..=this (Vidur's `prediction_max_batch_size`, 128).
+    /// Attention tables cover KV 0..=this in steps of the granularity (Vidur's
+    /// `prediction_max_tokens_per_request`, 4096); larger KV is evaluated from the fit.
+    pub max_kv_tokens: u32,
+    /// Decode table batch sizes 1..=this (Vidur's `prediction_max_batch_size`, 128); larger
+    /// batches are evaluated from the fit.
     pub max_batch_size: u32,
-    /// Prefill table chunk sizes 1..=this (Vidur's `prediction_max_prefill_chunk_size`, 4096).
+    /// Prefill table chunk sizes 1..=this (Vidur's `prediction_max_prefill_chunk_size`, 4096);
+    /// larger chunks are evaluated from the fit.
     pub max_prefill_chunk_size: u32,
     /// KV granularity of the attention lookups (64).
     pub kv_cache_prediction_granularity: u32,
@@ -69,6 +75,7 @@ impl Default for ProfileOptions {
             regressor: Regressor::default(),
             extrapolation: Extrapolation::default(),
             max_tokens: 4096,
+            max_kv_tokens: 4096,
             max_batch_size: 128,
             max_prefill_chunk_size: 4096,
             kv_cache_prediction_granularity: 64,
@@ -88,6 +95,7 @@ impl std::fmt::Debug for ProfileOptions {
             .field("regressor", &self.regressor)
             .field("extrapolation", &self.extrapolation)
             .field("max_tokens", &self.max_tokens)
+            .field("max_kv_tokens", &self.max_kv_tokens)
             .field("max_batch_size", &self.max_batch_size)
             .field("max_prefill_chunk_size", &self.max_prefill_chunk_size)
             .field(
@@ -288,7 +296,7 @@ impl ProfilePredictor {
                 tp,
                 block_size,
                 granularity: opts.kv_cache_prediction_granularity.max(1),
-                max_kv: opts.max_tokens,
+                max_kv: opts.max_kv_tokens,
                 max_batch_size: opts.max_batch_size,
                 max_chunk: opts.max_prefill_chunk_size,
                 decode_overhead: opts.attention_decode_batching_overhead_fraction,
