@@ -3,9 +3,11 @@
 pub mod analytic;
 pub mod compose;
 pub mod measured;
+pub mod profiles;
 pub mod vidur_tables;
 
 pub use compose::{Composed, OpModel, TokenOp};
+pub use profiles::{ProfileOptions, ProfilePredictor};
 pub use vidur_tables::{VidurTablesOptions, VidurTablesPredictor};
 
 /// One batch member as the predictor sees it.

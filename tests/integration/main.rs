@@ -6,4 +6,5 @@ mod cli;
 mod common;
 mod conformance;
 mod invariants;
+mod profiles;
 mod schedulers;
