@@ -157,6 +157,57 @@ pub fn prepare(args: &SimulateArgs) -> Result<PreparedSim> {
     let requests = workload::generate(&run.workload, run.sim.compat, &run.base_dir)
         .with_context(|| format!("{}: field 'workload'", path.display()))?;
     let predictor: Box<dyn ExecutionTimePredictor> = match &run.predictor {
+        sim_yaml::PredictorConfig::Profiles(pc) => {
+            let fallback: Option<std::sync::Arc<dyn crate::predictor::OpModel>> =
+                match (&run.gpu, pc.analytic_attention_fallback) {
+                    (Some(g), true) => {
+                        let cal = Calibration::embedded();
+                        let mut gpu = GpuInfo::from_catalog(g, &cal);
+                        gpu.gpus_per_node = run.sim.node.num_devices_per_node;
+                        Some(std::sync::Arc::new(analytic::AnalyticPredictor::new(
+                            analytic::LayerShape::of(&run.sim.model, run.sim.tensor_parallel_size),
+                            &gpu,
+                            run.sim.tensor_parallel_size,
+                            &cal,
+                            AnalyticOptions::default(),
+                        )?))
+                    }
+                    _ => None,
+                };
+            let opts = crate::predictor::ProfileOptions {
+                max_tokens: run.sim.max_tokens.max(4096),
+                num_devices_per_node: Some(run.sim.node.num_devices_per_node),
+                attention_fallback: fallback,
+                ..Default::default()
+            };
+            let dir = sim_yaml::resolve(&run.base_dir, &pc.dir);
+            // Vidur names device folders by short name (`a100`): try the catalog aliases too.
+            let device = pc.device.clone().unwrap_or_else(|| {
+                let mut names = vec![run.sim.device.name.clone()];
+                if let Some(g) = &run.gpu {
+                    names.extend(g.aliases.iter().cloned());
+                }
+                names
+                    .iter()
+                    .find(|n| dir.join("compute").join(n).is_dir())
+                    .unwrap_or(&names[0])
+                    .clone()
+            });
+            Box::new(
+                crate::predictor::ProfilePredictor::load(
+                    &dir,
+                    &device,
+                    &run.sim.node.name,
+                    &run.sim.model,
+                    run.sim.tensor_parallel_size,
+                    run.sim.num_pipeline_stages,
+                    run.sim.scheduler.block_size,
+                    &opts,
+                )
+                .with_context(|| format!("{}: field 'predictor.profiles'", path.display()))?
+                .into_composed(),
+            )
+        }
         sim_yaml::PredictorConfig::Analytic(a) => {
             let cal = match &a.calibration {
                 Some(p) => {

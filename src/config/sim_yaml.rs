@@ -103,8 +103,25 @@ pub struct SimFile {
 pub enum PredictorConfig {
     /// Roofline curves calibrated on measured kernels: any model on any catalog GPU.
     Analytic(AnalyticConfig),
+    /// A Vidur-format profile folder (`compute/<device>/<org>/<model>/mlp.csv`, ...).
+    Profiles(ProfilesConfig),
     /// A folder of Vidur prediction tables (`<op>.csv[.gz]`).
     VidurTables(VidurTablesConfig),
+}
+
+/// Measured Vidur-format profiles (`predictor: {profiles: {dir: ...}}`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfilesConfig {
+    /// The profile folder (relative to the config file).
+    pub dir: String,
+    /// Vidur device folder name under `compute/` (default: the `device:` value).
+    #[serde(default)]
+    pub device: Option<String>,
+    /// Price attention with the analytic predictor when the folder has no attention.csv
+    /// (default true; false makes a missing attention.csv an error).
+    #[serde(default = "yes")]
+    pub analytic_attention_fallback: bool,
 }
 
 impl Default for PredictorConfig {
