@@ -63,6 +63,7 @@ fn vidur_args_none() -> SimulateArgs {
         vidur_config: None,
         trace: None,
         vidur_tables: None,
+        calibration_source: None,
         output: None,
         compat: None,
         json: false,

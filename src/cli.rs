@@ -31,6 +31,48 @@ pub enum Command {
     /// Fit the analytic predictor's efficiency curves on measured kernels and Vidur profiles.
     #[command(after_help = CALIBRATE_EXAMPLES)]
     CalibrateKernels(CalibrateArgs),
+    /// Compare the analytic predictor with measured kernels or Vidur profiles.
+    #[command(after_help = ACCURACY_EXAMPLES)]
+    PredictorAccuracy(AccuracyArgs),
+}
+
+const ACCURACY_EXAMPLES: &str = "\
+Examples:
+  vidur-search predictor-accuracy --profiles ../shared/data/vidur-profiling --output out/acc-vidur
+  vidur-search predictor-accuracy --kernels ../shared/data/kernels --output out/acc-kernels";
+
+/// Predictors `predictor-accuracy` can judge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PredictorArg {
+    /// The analytic roofline predictor.
+    Analytic,
+}
+
+/// `predictor-accuracy` arguments.
+#[derive(Debug, Args)]
+pub struct AccuracyArgs {
+    /// Predictor to judge.
+    #[arg(long, value_enum, default_value = "analytic")]
+    pub predictor: PredictorArg,
+    /// Vidur-format profile folder (`compute/<device>/<org>/<model>/mlp.csv`, `network/<sku>/`).
+    #[arg(long, required_unless_present = "kernels")]
+    pub profiles: Option<PathBuf>,
+    /// Kernel-table folder (`<gpu>/{gemm,context_attention,generation_attention,allreduce}.csv`
+    /// + `system.yaml`).
+    #[arg(long)]
+    pub kernels: Option<PathBuf>,
+    /// Calibration file (default: the embedded one).
+    #[arg(long)]
+    pub calibration: Option<PathBuf>,
+    /// Fits to use: `kernels` or `vidur` (default: the source matching the data compared with).
+    #[arg(long)]
+    pub source: Option<String>,
+    /// Extra hardware catalog entries (YAML) for devices in a profile folder.
+    #[arg(long)]
+    pub hardware: Option<PathBuf>,
+    /// Output folder for accuracy.csv.
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
 }
 
 const CALIBRATE_EXAMPLES: &str = "\
@@ -90,9 +132,14 @@ pub struct SimulateArgs {
     /// Trace CSV replacing the one named in the Vidur config.
     #[arg(long, requires = "vidur_config")]
     pub trace: Option<PathBuf>,
-    /// Folder of Vidur prediction tables (`<op>.csv[.gz]`), required with --vidur-config.
+    /// Folder of Vidur prediction tables (`<op>.csv[.gz]`) for --vidur-config; without it the
+    /// run is priced by the analytic predictor.
     #[arg(long, requires = "vidur_config")]
     pub vidur_tables: Option<PathBuf>,
+    /// With --vidur-config and no --vidur-tables: the analytic fits' source (`kernels` or
+    /// `vidur`).
+    #[arg(long, requires = "vidur_config", conflicts_with = "vidur_tables")]
+    pub calibration_source: Option<String>,
     /// Output folder (created if missing).
     #[arg(long, short)]
     pub output: Option<PathBuf>,
@@ -120,26 +167,45 @@ pub struct PreparedSim {
 pub fn prepare(args: &SimulateArgs) -> Result<PreparedSim> {
     if let Some(path) = &args.vidur_config {
         let run = vidur_json::load(path, args.trace.as_deref())?;
-        let Some(tables) = &args.vidur_tables else {
-            bail!("--vidur-config needs --vidur-tables DIR: the folder of Vidur's cached prediction tables (<op>.csv[.gz])");
-        };
         if args.compat == Some(CompatArg::Default) {
             bail!("--vidur-config implies --compat vidur; drop --compat default");
         }
         let requests = workload::generate(&run.workload, Compat::Vidur, &run.base_dir)
             .with_context(|| format!("workload of {}", path.display()))?;
-        let predictor = VidurTablesPredictor::load(
-            tables,
-            &run.sim.model,
-            run.sim.tensor_parallel_size,
-            run.sim.num_pipeline_stages,
-            &run.predictor,
-            Compat::Vidur,
-        )?;
+        let predictor: Box<dyn ExecutionTimePredictor> = match &args.vidur_tables {
+            Some(tables) => Box::new(VidurTablesPredictor::load(
+                tables,
+                &run.sim.model,
+                run.sim.tensor_parallel_size,
+                run.sim.num_pipeline_stages,
+                &run.predictor,
+                Compat::Vidur,
+            )?),
+            None => {
+                // No tables: price Vidur's run with the analytic predictor (Vidur's scheduling,
+                // our execution times), e.g. to compare the two predictors.
+                let cal = Calibration::embedded();
+                let hw = crate::catalog::HardwareCatalog::embedded();
+                let g = hw.gpu(&run.sim.device.name)?;
+                let mut gpu = GpuInfo::from_catalog(g, &cal);
+                gpu.gpus_per_node = run.sim.node.num_devices_per_node;
+                Box::new(analytic::build(
+                    &run.sim.model,
+                    &gpu,
+                    run.sim.tensor_parallel_size,
+                    run.sim.num_pipeline_stages,
+                    &cal,
+                    AnalyticOptions {
+                        source: args.calibration_source.clone(),
+                        ..Default::default()
+                    },
+                )?)
+            }
+        };
         return Ok(PreparedSim {
             sim: run.sim,
             requests,
-            predictor: Box::new(predictor),
+            predictor,
             source: path.display().to_string(),
         });
     }
@@ -419,10 +485,62 @@ pub fn calibrate(args: &CalibrateArgs) -> Result<i32> {
     Ok(0)
 }
 
+/// Run `predictor-accuracy`.
+pub fn predictor_accuracy(args: &AccuracyArgs) -> Result<i32> {
+    use crate::predictor::accuracy;
+    let PredictorArg::Analytic = args.predictor;
+    let cal = match &args.calibration {
+        Some(p) => Calibration::load(p)?,
+        None => Calibration::embedded(),
+    };
+    let hw = match &args.hardware {
+        Some(p) => crate::catalog::HardwareCatalog::with_overrides(p)?,
+        None => crate::catalog::HardwareCatalog::embedded(),
+    };
+    let mut samples = Vec::new();
+    if let Some(dir) = &args.kernels {
+        let sets = crate::predictor::measured::KernelSet::load_all(dir)?;
+        let src = args.source.as_deref().unwrap_or("kernels");
+        samples.extend(accuracy::kernel_samples(&sets, &cal, src)?);
+    }
+    if let Some(dir) = &args.profiles {
+        let set = crate::predictor::measured::ProfileSet::load(dir)?;
+        let src = args.source.as_deref().unwrap_or("vidur");
+        samples.extend(accuracy::profile_samples(&set, &cal, &hw, src)?);
+    }
+    let rows = accuracy::summarize(&samples);
+    println!(
+        "analytic predictor (calibration {}) vs {} measured rows",
+        cal.version,
+        samples.len()
+    );
+    println!(
+        "{:<8} {:<22} {:<26} {:>8} {:>8} {:>8} {:>8} {:>8}",
+        "source", "gpu", "op", "tokens", "n", "MAPE%", "P90%", "bias%"
+    );
+    for r in rows
+        .iter()
+        .filter(|r| r.model == "all" && (r.tokens == "all" || r.tokens == "32+"))
+    {
+        println!(
+            "{:<8} {:<22} {:<26} {:>8} {:>8} {:>8.1} {:>8.1} {:>+8.1}",
+            r.source, r.gpu, r.op, r.tokens, r.n, r.mape_pct, r.p90_pct, r.bias_pct
+        );
+    }
+    if let Some(dir) = &args.output {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let path = dir.join("accuracy.csv");
+        accuracy::write_csv(&rows, &path)?;
+        println!("wrote {} ({} groups)", path.display(), rows.len());
+    }
+    Ok(0)
+}
+
 /// Parse arguments and run; the binary's whole body.
 pub fn main_with_args(cli: Cli) -> Result<i32> {
     match &cli.command {
         Command::Simulate(a) => simulate(a),
         Command::CalibrateKernels(a) => calibrate(a),
+        Command::PredictorAccuracy(a) => predictor_accuracy(a),
     }
 }

@@ -1,5 +1,6 @@
 //! Execution-time prediction (vidur-behavior.md §7): how long one pipeline stage of a batch runs.
 
+pub mod accuracy;
 pub mod analytic;
 pub mod compose;
 pub mod measured;

@@ -1,6 +1,6 @@
 //! `calibrate-kernels`: fit the analytic curves on measured kernels and Vidur profiles.
 //!
-//! Every fit minimizes the mean squared log-ratio `ln(predicted / measured)²` (a relative
+//! Every fit minimizes the mean absolute log-ratio `|ln(predicted / measured)|` (a relative
 //! error, so 5 µs kernels count as much as 50 ms ones) with argmin's Nelder–Mead over
 //! log-transformed coefficients; collectives and elementwise kernels are linear in their
 //! coefficients and use a closed-form relative least squares. Only shape-level coefficients are
@@ -93,12 +93,13 @@ pub fn percentile(sorted: &[f64], q: f64) -> f64 {
     sorted[i]
 }
 
+/// Mean absolute log-ratio: a relative error that, like MAPE, does not let a few outliers
+/// (noisy or odd-shaped kernels) pull the whole curve.
 fn log_loss<'a>(pairs: impl Iterator<Item = (f64, f64)> + 'a) -> f64 {
     let mut s = 0.0;
     let mut n = 0usize;
     for (p, m) in pairs {
-        let l = (p / m).ln();
-        s += l * l;
+        s += (p / m).ln().abs();
         n += 1;
     }
     if n == 0 {

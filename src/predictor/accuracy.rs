@@ -1,0 +1,380 @@
+//! `predictor-accuracy`: the analytic predictor against measured data, per operator, GPU,
+//! model, TP degree and token range.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use super::analytic::calibration::Calibration;
+use super::analytic::curves::Roofline;
+use super::analytic::fit::{arch_of_sm, gpu_name_of_folder, percentile, shape_of_row};
+use super::analytic::{AnalyticOptions, AnalyticPredictor, GpuInfo, LayerShape};
+use super::compose::TokenOp;
+use super::measured::{KernelSet, ProfileSet};
+use super::PredictorError;
+use crate::catalog::HardwareCatalog;
+
+/// One prediction next to its measurement.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    /// `kernels` or `vidur`.
+    pub source: &'static str,
+    /// GPU (or Vidur device / network SKU).
+    pub gpu: String,
+    /// Model (`-` for kernel tables).
+    pub model: String,
+    /// TP degree (GPUs for collectives; 1 for single-GPU kernels).
+    pub tp: u32,
+    /// Operator.
+    pub op: String,
+    /// Token count the row stands for (GEMM `m`, attention batch × length, collective tokens).
+    pub tokens: u64,
+    /// Predicted ms.
+    pub predicted_ms: f64,
+    /// Measured ms.
+    pub measured_ms: f64,
+}
+
+/// One line of `accuracy.csv`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct AccuracyRow {
+    /// `kernels` or `vidur`.
+    pub source: String,
+    /// GPU or `all`.
+    pub gpu: String,
+    /// Model or `all`.
+    pub model: String,
+    /// TP degree or `all`.
+    pub tp: String,
+    /// Operator.
+    pub op: String,
+    /// Token range (`1-31`, `32-255`, `256-1023`, `1024+`, `32+` or `all`).
+    pub tokens: String,
+    /// Rows.
+    pub n: usize,
+    /// Mean absolute percentage error.
+    pub mape_pct: f64,
+    /// 90th-percentile absolute percentage error.
+    pub p90_pct: f64,
+    /// Mean signed error (positive: the predictor is slow).
+    pub bias_pct: f64,
+}
+
+fn bucket(t: u64) -> &'static str {
+    match t {
+        0..=31 => "1-31",
+        32..=255 => "32-255",
+        256..=1023 => "256-1023",
+        _ => "1024+",
+    }
+}
+
+fn gpu_info_of_system(k: &KernelSet, cal: &Calibration) -> GpuInfo {
+    let name = gpu_name_of_folder(&k.gpu);
+    let arch = crate::catalog::device_frame(&name)
+        .map(|f| f.arch)
+        .or_else(|| cal.gpus.get(&name).map(|g| g.arch.clone()))
+        .unwrap_or_else(|| arch_of_sm(k.system.sm_version.unwrap_or(0)).to_string());
+    GpuInfo {
+        name,
+        arch,
+        roofline: Roofline {
+            flops: k.system.bf16_flops,
+            mem_bw: k.system.mem_bw,
+        },
+        intra_node_bw_gbps: k.system.intra_node_bw / 1e9,
+        intra_node_latency_us: k.system.p2p_latency * 1e6,
+        inter_node_bw_gbps: k.system.inter_node_bw / 1e9,
+        gpus_per_node: k.system.num_gpus_per_node,
+    }
+}
+
+fn opts(source: &str) -> AnalyticOptions {
+    AnalyticOptions {
+        source: Some(source.to_string()),
+        ..Default::default()
+    }
+}
+
+/// A shape with no model: kernel tables give their own dimensions.
+fn unit_shape() -> LayerShape {
+    LayerShape::new(1, 1, 1, 1, 1, false, 1, 1)
+}
+
+/// Predict every row of kernel-table folders. GPUs are taken from each folder's
+/// `system.yaml`, so folders for GPUs outside the catalog work too.
+pub fn kernel_samples(
+    sets: &[KernelSet],
+    cal: &Calibration,
+    source: &str,
+) -> Result<Vec<Sample>, PredictorError> {
+    let mut out = Vec::new();
+    for k in sets {
+        let gpu = gpu_info_of_system(k, cal);
+        let p = AnalyticPredictor::new(unit_shape(), &gpu, 1, cal, opts(source))?;
+        let mut push = |op: &str, tp: u32, tokens: u64, pred: f64, meas: f64| {
+            out.push(Sample {
+                source: "kernels",
+                gpu: gpu.name.clone(),
+                model: "-".into(),
+                tp,
+                op: op.into(),
+                tokens,
+                predicted_ms: pred,
+                measured_ms: meas,
+            })
+        };
+        for g in k.gemm.iter().filter(|g| g.n >= 256 && g.k >= 256) {
+            let pred = p.gemm_ms(g.m as f64, g.n as f64, g.k as f64);
+            push("gemm", 1, g.m as u64, pred, g.ms);
+        }
+        // The attention fits in the predictor are evaluated through the same closed forms
+        // the simulator uses for a batch of equal sequences.
+        for a in &k.prefill {
+            let h = super::analytic::curves::Heads {
+                q: a.q_heads as f64,
+                kv: a.kv_heads as f64,
+                dim: a.head_dim as f64,
+            };
+            let pred = p.prefill_ms(&h, a.batch, a.len);
+            push("attn_prefill", 1, a.batch as u64 * a.len as u64, pred, a.ms);
+        }
+        for a in &k.decode {
+            let h = super::analytic::curves::Heads {
+                q: a.q_heads as f64,
+                kv: a.kv_heads as f64,
+                dim: a.head_dim as f64,
+            };
+            let pred = p.decode_ms(&h, a.batch, a.len);
+            push("attn_decode", 1, a.batch as u64, pred, a.ms);
+        }
+        let mut by_n: BTreeMap<u32, AnalyticPredictor> = BTreeMap::new();
+        for a in &k.allreduce {
+            if !by_n.contains_key(&a.num_gpus) {
+                by_n.insert(
+                    a.num_gpus,
+                    AnalyticPredictor::new(unit_shape(), &gpu, a.num_gpus, cal, opts(source))?,
+                );
+            }
+            let graph = match a.backend.as_str() {
+                "vllm_graph" => true,
+                "vllm_eager" => false,
+                _ => continue,
+            };
+            let pred = by_n[&a.num_gpus].all_reduce_bytes_ms(a.bytes, graph);
+            push(
+                &format!("all_reduce/{}", a.backend),
+                a.num_gpus,
+                (a.bytes / 2.0) as u64,
+                pred,
+                a.ms,
+            );
+        }
+    }
+    Ok(out)
+}
+
+/// Predict every op of every mlp.csv row, and every network row, of a Vidur profile folder.
+/// Models come from the mlp.csv shape columns; devices from the hardware catalog.
+pub fn profile_samples(
+    set: &ProfileSet,
+    cal: &Calibration,
+    hw: &HardwareCatalog,
+    source: &str,
+) -> Result<Vec<Sample>, PredictorError> {
+    let mut out = Vec::new();
+    let gpu_of = |device: &str, path: &Path| -> Result<GpuInfo, PredictorError> {
+        let g = hw.gpu(device).map_err(|e| PredictorError::Table {
+            path: path.display().to_string(),
+            msg: format!("{e} (add the GPU with --hardware FILE)"),
+        })?;
+        Ok(GpuInfo::from_catalog(g, cal))
+    };
+    for p in &set.mlp {
+        let gpu = gpu_of(&p.device, &p.path)?;
+        let mut cache: BTreeMap<(super::measured::MlpShape, u32), AnalyticPredictor> =
+            BTreeMap::new();
+        for row in &p.rows {
+            let key = (row.shape, row.tp);
+            if !cache.contains_key(&key) {
+                let shape = shape_of_row(&row.shape, row.tp);
+                cache.insert(
+                    key,
+                    AnalyticPredictor::new(shape, &gpu, row.tp, cal, opts(source))?,
+                );
+            }
+            let pred = &cache[&key];
+            for (i, op) in TokenOp::ALL.iter().enumerate() {
+                let Some(ms) = row.median_ms[i] else { continue };
+                if ms <= 0.0 {
+                    continue;
+                }
+                out.push(Sample {
+                    source: "vidur",
+                    gpu: gpu.name.clone(),
+                    model: p.model.clone(),
+                    tp: row.tp,
+                    op: op.name().into(),
+                    tokens: row.num_tokens as u64,
+                    predicted_ms: pred.token_op(*op, row.num_tokens as f64),
+                    measured_ms: ms,
+                });
+            }
+        }
+    }
+    for n in &set.network {
+        let device = n.sku.split('_').next().unwrap_or(&n.sku);
+        let Ok(mut gpu) = gpu_of(device, &n.path) else {
+            continue;
+        };
+        if let Ok(node) = hw.node(&n.sku) {
+            gpu.gpus_per_node = node.num_gpus_per_node;
+        }
+        let mut by_n: BTreeMap<(u32, u32), AnalyticPredictor> = BTreeMap::new();
+        for r in n.rows.iter().filter(|r| r.ms > 0.0) {
+            let key = (r.num_workers, r.devices_per_node);
+            if !by_n.contains_key(&key) {
+                let mut g = gpu.clone();
+                // devices_per_node < workers means the measurement crossed nodes.
+                g.gpus_per_node = r.devices_per_node.max(1);
+                by_n.insert(
+                    key,
+                    AnalyticPredictor::new(unit_shape(), &g, r.num_workers, cal, opts(source))?,
+                );
+            }
+            let p = &by_n[&key];
+            let pred = if n.collective == "all_reduce" {
+                p.all_reduce_bytes_ms(r.bytes, false)
+            } else {
+                let (lat, bw) = if r.devices_per_node >= 2 {
+                    (gpu.intra_node_latency_us, gpu.intra_node_bw_gbps)
+                } else {
+                    (gpu.intra_node_latency_us, gpu.inter_node_bw_gbps)
+                };
+                (lat * 1e-6 + r.bytes / (bw * 1e9)) * 1e3
+            };
+            out.push(Sample {
+                source: "vidur",
+                gpu: n.sku.clone(),
+                model: "-".into(),
+                tp: r.num_workers,
+                op: n.collective.clone(),
+                tokens: (r.bytes / 2.0) as u64,
+                predicted_ms: pred,
+                measured_ms: r.ms,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Group samples: per (gpu, model, TP), per (gpu, model), per GPU and overall, each by token bucket, `32+` and
+/// `all`.
+pub fn summarize(samples: &[Sample]) -> Vec<AccuracyRow> {
+    type Key = (String, String, String, String, String, String);
+    let mut groups: BTreeMap<Key, Vec<f64>> = BTreeMap::new();
+    for s in samples {
+        let err = (s.predicted_ms - s.measured_ms) / s.measured_ms * 100.0;
+        let tp = s.tp.to_string();
+        let scopes = [
+            (s.gpu.as_str(), s.model.as_str(), tp.as_str()),
+            (s.gpu.as_str(), s.model.as_str(), "all"),
+            (s.gpu.as_str(), "all", "all"),
+            ("all", "all", "all"),
+        ];
+        let mut ranges = vec![bucket(s.tokens), "all"];
+        if s.tokens >= 32 {
+            ranges.push("32+");
+        }
+        for (g, m, t) in scopes {
+            for r in &ranges {
+                groups
+                    .entry((
+                        s.source.to_string(),
+                        g.to_string(),
+                        m.to_string(),
+                        t.to_string(),
+                        s.op.clone(),
+                        r.to_string(),
+                    ))
+                    .or_default()
+                    .push(err);
+            }
+        }
+    }
+    groups
+        .into_iter()
+        .map(|((source, gpu, model, tp, op, tokens), errs)| {
+            let mut abs: Vec<f64> = errs.iter().map(|e| e.abs()).collect();
+            abs.sort_by(f64::total_cmp);
+            let n = errs.len();
+            AccuracyRow {
+                source,
+                gpu,
+                model,
+                tp,
+                op,
+                tokens,
+                n,
+                mape_pct: abs.iter().sum::<f64>() / n as f64,
+                p90_pct: percentile(&abs, 0.9),
+                bias_pct: errs.iter().sum::<f64>() / n as f64,
+            }
+        })
+        .collect()
+}
+
+/// Write `accuracy.csv`.
+pub fn write_csv(rows: &[AccuracyRow], path: &Path) -> Result<(), PredictorError> {
+    let err = |e: &dyn std::fmt::Display| PredictorError::Table {
+        path: path.display().to_string(),
+        msg: e.to_string(),
+    };
+    let mut w = csv::Writer::from_path(path).map_err(|e| err(&e))?;
+    for r in rows {
+        w.serialize(r).map_err(|e| err(&e))?;
+    }
+    w.flush().map_err(|e| err(&e))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(gpu: &str, op: &str, tokens: u64, pred: f64, meas: f64) -> Sample {
+        Sample {
+            source: "kernels",
+            gpu: gpu.into(),
+            model: "-".into(),
+            tp: 1,
+            op: op.into(),
+            tokens,
+            predicted_ms: pred,
+            measured_ms: meas,
+        }
+    }
+
+    #[test]
+    fn summary_groups_and_errors() {
+        let rows = summarize(&[
+            s("a", "gemm", 8, 1.1, 1.0),
+            s("a", "gemm", 64, 0.8, 1.0),
+            s("b", "gemm", 64, 1.0, 1.0),
+        ]);
+        let find = |gpu: &str, tokens: &str| {
+            rows.iter()
+                .find(|r| r.gpu == gpu && r.model == "all" && r.tokens == tokens)
+                .unwrap()
+                .clone()
+        };
+        let all = find("all", "all");
+        assert_eq!(all.n, 3);
+        assert!((all.mape_pct - 10.0).abs() < 1e-9, "{all:?}");
+        assert!((all.p90_pct - 20.0).abs() < 1e-9);
+        assert!((all.bias_pct - (-10.0 / 3.0)).abs() < 1e-9);
+        let big = find("all", "32+");
+        assert_eq!(big.n, 2);
+        assert!((big.mape_pct - 10.0).abs() < 1e-9);
+        assert_eq!(find("a", "1-31").n, 1);
+    }
+}
