@@ -95,6 +95,19 @@ fn opts(source: &str) -> AnalyticOptions {
     }
 }
 
+/// The cached value for `key`, built by `make` on first use.
+fn cached<K: Ord, V, E>(
+    map: &mut BTreeMap<K, V>,
+    key: K,
+    make: impl FnOnce() -> Result<V, E>,
+) -> Result<&V, E> {
+    use std::collections::btree_map::Entry;
+    Ok(match map.entry(key) {
+        Entry::Occupied(o) => o.into_mut(),
+        Entry::Vacant(v) => v.insert(make()?),
+    })
+}
+
 /// A shape with no model: kernel tables give their own dimensions.
 fn unit_shape() -> LayerShape {
     LayerShape::new(1, 1, 1, 1, 1, false, 1, 1)
@@ -149,12 +162,9 @@ pub fn kernel_samples(
         }
         let mut by_n: BTreeMap<u32, AnalyticPredictor> = BTreeMap::new();
         for a in &k.allreduce {
-            if !by_n.contains_key(&a.num_gpus) {
-                by_n.insert(
-                    a.num_gpus,
-                    AnalyticPredictor::new(unit_shape(), &gpu, a.num_gpus, cal, opts(source))?,
-                );
-            }
+            cached(&mut by_n, a.num_gpus, || {
+                AnalyticPredictor::new(unit_shape(), &gpu, a.num_gpus, cal, opts(source))
+            })?;
             let graph = match a.backend.as_str() {
                 "vllm_graph" => true,
                 "vllm_eager" => false,
@@ -195,14 +205,10 @@ pub fn profile_samples(
             BTreeMap::new();
         for row in &p.rows {
             let key = (row.shape, row.tp);
-            if !cache.contains_key(&key) {
+            let pred = cached(&mut cache, key, || {
                 let shape = shape_of_row(&row.shape, row.tp);
-                cache.insert(
-                    key,
-                    AnalyticPredictor::new(shape, &gpu, row.tp, cal, opts(source))?,
-                );
-            }
-            let pred = &cache[&key];
+                AnalyticPredictor::new(shape, &gpu, row.tp, cal, opts(source))
+            })?;
             for (i, op) in TokenOp::ALL.iter().enumerate() {
                 let Some(ms) = row.median_ms[i] else { continue };
                 if ms <= 0.0 {
@@ -232,16 +238,12 @@ pub fn profile_samples(
         let mut by_n: BTreeMap<(u32, u32), AnalyticPredictor> = BTreeMap::new();
         for r in n.rows.iter().filter(|r| r.ms > 0.0) {
             let key = (r.num_workers, r.devices_per_node);
-            if !by_n.contains_key(&key) {
+            let p = cached(&mut by_n, key, || {
                 let mut g = gpu.clone();
                 // devices_per_node < workers means the measurement crossed nodes.
                 g.gpus_per_node = r.devices_per_node.max(1);
-                by_n.insert(
-                    key,
-                    AnalyticPredictor::new(unit_shape(), &g, r.num_workers, cal, opts(source))?,
-                );
-            }
-            let p = &by_n[&key];
+                AnalyticPredictor::new(unit_shape(), &g, r.num_workers, cal, opts(source))
+            })?;
             let pred = if n.collective == "all_reduce" {
                 p.all_reduce_bytes_ms(r.bytes, false)
             } else {

@@ -193,13 +193,19 @@ fn bad_inputs_exit_nonzero_with_clear_messages() {
         ],
         &["/nonexistent/tables"],
     );
+    // Without --vidur-tables a Vidur config is priced analytically; the fits' source cannot
+    // be combined with tables.
     fails_with(
         &[
             "simulate",
             "--vidur-config",
             case.join("config.json").to_str().unwrap(),
+            "--vidur-tables",
+            "x",
+            "--calibration-source",
+            "vidur",
         ],
-        &["--vidur-tables"],
+        &["--calibration-source"],
     );
 
     // An unknown scheduler in a Vidur config.

@@ -45,6 +45,7 @@ const ADD: usize = 3;
 
 impl LayerShape {
     /// Shapes of `model` on one of `tp` devices. `head_dim` is the true head size.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         hq: u32,
         hkv: u32,
@@ -510,4 +511,164 @@ pub fn build(
         tp,
         post_attn_norm: model.post_attn_norm,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn llama2_7b_gemm_shapes() {
+        // Llama-2-7B: E 4096, 32 heads of 128, F 11008, gated, TP2.
+        let s = LayerShape::new(32, 32, 4096, 11008, 128, true, 32000, 2);
+        assert_eq!(
+            s.gemm(TokenOp::AttnPreProj, 8.0),
+            Some((8.0, 6144.0, 4096.0))
+        );
+        assert_eq!(
+            s.gemm(TokenOp::AttnPostProj, 8.0),
+            Some((8.0, 4096.0, 2048.0))
+        );
+        assert_eq!(
+            s.gemm(TokenOp::MlpUpProj, 8.0),
+            Some((8.0, 11008.0, 4096.0))
+        );
+        assert_eq!(
+            s.gemm(TokenOp::MlpDownProj, 8.0),
+            Some((8.0, 4096.0, 5504.0))
+        );
+        assert_eq!(s.gemm(TokenOp::Add, 8.0), None);
+        assert_eq!(s.vocab, 16000.0);
+    }
+
+    #[test]
+    fn qwen3_uses_its_true_head_size_and_replicates_kv_heads() {
+        // Qwen3-32B: E 5120, 64 q heads and 8 kv heads of 128 (64·128 ≠ 5120), TP16.
+        let s = LayerShape::new(64, 8, 5120, 25600, 128, true, 151936, 16);
+        assert_eq!(s.q_heads, 4.0);
+        assert_eq!(
+            s.kv_heads, 1.0,
+            "8 KV heads over 16 devices: one replicated head each"
+        );
+        assert_eq!(
+            s.gemm(TokenOp::AttnPreProj, 1.0),
+            Some((1.0, (4.0 + 2.0) * 128.0, 5120.0))
+        );
+        assert_eq!(
+            s.gemm(TokenOp::AttnPostProj, 1.0),
+            Some((1.0, 5120.0, 512.0))
+        );
+    }
+
+    #[test]
+    fn elementwise_bytes() {
+        let s = LayerShape::new(32, 8, 4096, 14336, 128, true, 128256, 1);
+        // RMSNorm reads and writes 4096 bf16 per token.
+        assert_eq!(
+            s.elementwise(TokenOp::InputLayernorm, 10.0),
+            Some((NORM, 10.0 * 16384.0))
+        );
+        // SwiGLU: read gate and up (2·F), write F.
+        assert_eq!(
+            s.elementwise(TokenOp::MlpAct, 1.0),
+            Some((ACT, 6.0 * 14336.0))
+        );
+        // Rope rotates q (32 heads) and k (8 heads) in place.
+        assert_eq!(
+            s.elementwise(TokenOp::AttnRope, 1.0),
+            Some((ROPE, 4.0 * 40.0 * 128.0))
+        );
+        // Residual add: two reads, one write.
+        assert_eq!(s.elementwise(TokenOp::Add, 1.0), Some((ADD, 6.0 * 4096.0)));
+        // KV-cache write: read and write K and V of 8 heads.
+        assert_eq!(
+            s.elementwise(TokenOp::AttnKvCacheSave, 1.0),
+            Some((ADD, 8.0 * 8.0 * 128.0))
+        );
+    }
+
+    fn gpu(name: &str, arch: &str) -> GpuInfo {
+        GpuInfo {
+            name: name.into(),
+            arch: arch.into(),
+            roofline: Roofline {
+                flops: 2250e12,
+                mem_bw: 8e12,
+            },
+            intra_node_bw_gbps: 900.0,
+            intra_node_latency_us: 10.0,
+            inter_node_bw_gbps: 50.0,
+            gpus_per_node: 8,
+        }
+    }
+
+    #[test]
+    fn unmeasured_gpu_borrows_its_architecture_and_is_faster_with_faster_peaks() {
+        let cal = Calibration::embedded();
+        let shape = LayerShape::new(64, 8, 8192, 28672, 128, true, 128256, 4);
+        let b200 = AnalyticPredictor::new(
+            shape,
+            &gpu("b200", "blackwell"),
+            4,
+            &cal,
+            Default::default(),
+        )
+        .unwrap();
+        let d = b200.describe();
+        assert!(d.contains("gemm: h100/kernels"), "{d}");
+        let h100 = AnalyticPredictor::new(
+            shape,
+            &GpuInfo {
+                roofline: cal.gpus["h100"].roofline,
+                intra_node_bw_gbps: 450.0,
+                ..gpu("h100", "hopper")
+            },
+            4,
+            &cal,
+            Default::default(),
+        )
+        .unwrap();
+        for op in [TokenOp::MlpUpProj, TokenOp::InputLayernorm] {
+            assert!(
+                b200.token_op(op, 4096.0) < h100.token_op(op, 4096.0),
+                "{op:?}"
+            );
+        }
+        assert!(b200.all_reduce_ms(4096).unwrap() < h100.all_reduce_ms(4096).unwrap());
+    }
+
+    #[test]
+    fn batch_costs_grow_with_work() {
+        let cal = Calibration::embedded();
+        let shape = LayerShape::new(32, 32, 4096, 11008, 128, true, 32000, 1);
+        let mut g = gpu("a100", "ampere");
+        g.roofline = cal.gpus["a100"].roofline;
+        let p = AnalyticPredictor::new(shape, &g, 1, &cal, Default::default()).unwrap();
+        let dec = |n: u32, kv: u32| {
+            let b: Vec<BatchEntry> = (0..n)
+                .map(|_| BatchEntry {
+                    num_tokens: 1,
+                    num_processed_tokens: kv,
+                    is_prefill_complete: true,
+                })
+                .collect();
+            p.attn_decode_ms(&b).unwrap()
+        };
+        assert!(dec(8, 2048) > dec(8, 256));
+        assert!(dec(64, 1024) > dec(8, 1024));
+        let pre = |c: u32, kv: u32| {
+            p.attn_prefill_ms(&[BatchEntry {
+                num_tokens: c,
+                num_processed_tokens: kv,
+                is_prefill_complete: false,
+            }])
+            .unwrap()
+        };
+        assert!(pre(512, 2048) > pre(512, 0));
+        assert!(
+            pre(2048, 0) > 3.0 * pre(512, 0),
+            "causal attention is superlinear"
+        );
+        assert_eq!(p.attn_prefill_ms(&[]).unwrap(), 0.0);
+    }
 }

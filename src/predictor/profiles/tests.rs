@@ -53,6 +53,8 @@ fn tiny(hkv: u32) -> ModelSpec {
         post_attn_norm: true,
         vocab_size: 100,
         tie_word_embeddings: false,
+        head_dim: 16,
+        dtype_bytes: 2,
     }
 }
 

@@ -1,0 +1,193 @@
+//! The analytic predictor end to end: accuracy against the shared measurements, reproducible
+//! calibration, simulations of models and GPUs with no profile, and Vidur's workloads priced
+//! analytically.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use crate::common::{bin, shared};
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("vs-analytic-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+/// `accuracy.csv` keyed by (source, gpu, model, tp, op, tokens) → (n, mape, p90).
+fn read_accuracy(path: &std::path::Path) -> HashMap<[String; 6], (usize, f64, f64)> {
+    let mut rdr = csv::Reader::from_path(path).unwrap();
+    let h = rdr.headers().unwrap().clone();
+    for col in [
+        "source", "gpu", "model", "tp", "op", "n", "mape_pct", "p90_pct",
+    ] {
+        assert!(
+            h.iter().any(|c| c == col),
+            "accuracy.csv lacks column {col}"
+        );
+    }
+    let mut m = HashMap::new();
+    for r in rdr.records() {
+        let r = r.unwrap();
+        let key = [0, 1, 2, 3, 4, 5].map(|i| r[i].to_string());
+        m.insert(
+            key,
+            (
+                r[6].parse().unwrap(),
+                r[7].parse().unwrap(),
+                r[8].parse().unwrap(),
+            ),
+        );
+    }
+    m
+}
+
+fn key(source: &str, gpu: &str, model: &str, tp: &str, op: &str, tokens: &str) -> [String; 6] {
+    [source, gpu, model, tp, op, tokens].map(String::from)
+}
+
+#[test]
+fn accuracy_on_the_shared_measurements() {
+    let s = shared();
+    let out = tmp("acc");
+    let o = bin()
+        .args(["predictor-accuracy", "--profiles"])
+        .arg(s.join("data/vidur-profiling"))
+        .arg("--kernels")
+        .arg(s.join("data/kernels"))
+        .arg("--output")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let acc = read_accuracy(&out.join("accuracy.csv"));
+    // Linear ops over every Vidur MLP file, num_tokens >= 32.
+    for op in [
+        "attn_pre_proj",
+        "attn_post_proj",
+        "mlp_up_proj",
+        "mlp_down_proj",
+    ] {
+        let (n, mape, _) = acc[&key("vidur", "all", "all", "all", op, "32+")];
+        assert!(n > 10_000, "{op}: {n} rows");
+        assert!(mape <= 10.0, "{op}: MAPE {mape:.1}%");
+    }
+    for op in [
+        "attn_prefill",
+        "attn_decode",
+        "all_reduce/vllm_graph",
+        "all_reduce/vllm_eager",
+    ] {
+        let (n, mape, _) = acc[&key("kernels", "all", "all", "all", op, "all")];
+        assert!(n > 100, "{op}: {n} rows");
+        assert!(mape <= 15.0, "{op}: MAPE {mape:.1}%");
+    }
+    // Every GPU of both folders is reported.
+    for gpu in ["a100", "h100", "h200"] {
+        assert!(acc.contains_key(&key("kernels", gpu, "all", "all", "gemm", "all")));
+    }
+    assert!(acc.contains_key(&key(
+        "vidur",
+        "a40",
+        "meta-llama/Llama-2-7b-hf",
+        "all",
+        "mlp_up_proj",
+        "32+"
+    )));
+}
+
+#[test]
+fn calibration_is_reproducible_from_the_shared_data() {
+    let s = shared();
+    let out = tmp("cal");
+    let o = bin()
+        .args(["calibrate-kernels", "--data"])
+        .arg(s.join("data"))
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let fresh: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("calibration.json")).unwrap())
+            .unwrap();
+    let shipped: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(repo().join("data/calibration/calibration.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        fresh["gpus"], shipped["gpus"],
+        "data/calibration/calibration.json is stale: rerun `vidur-search calibrate-kernels --data ../shared/data --out data/calibration/`"
+    );
+    assert_eq!(fresh["network"], shipped["network"]);
+}
+
+fn simulate_example(name: &str) -> serde_json::Value {
+    let out = tmp(name);
+    let o = bin()
+        .args(["simulate", "--config"])
+        .arg(repo().join("data/examples").join(format!("{name}.yaml")))
+        .arg("--output")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn qwen3_32b_on_h200_and_llama31_70b_on_b200_need_no_profiles() {
+    for (name, own_fits) in [
+        ("qwen3-32b-h200-tp2", "gemm: h200/kernels"),
+        ("llama3.1-70b-b200-tp4", "gemm: h100/kernels"),
+    ] {
+        let s = simulate_example(name);
+        let text = s.to_string();
+        assert!(
+            text.contains("analytic (calibration"),
+            "{name}: {text:.300}"
+        );
+        assert!(
+            text.contains(own_fits),
+            "{name}: predictor not recorded as expected"
+        );
+        assert_eq!(s["requests"]["completed"], 1000, "{name}");
+        let tpot = s["tpot"]["p50"].as_f64().unwrap();
+        // Decode steps of a 32B/70B model on 2-4 big GPUs: milliseconds to tens of ms.
+        assert!((0.005..0.1).contains(&tpot), "{name}: TPOT p50 {tpot}");
+    }
+}
+
+#[test]
+fn vidur_workloads_priced_analytically_land_near_vidur() {
+    let s = shared();
+    for case in ["vllm_heavy", "llama3_sarathi"] {
+        let c = s.join("conformance/cases").join(case);
+        let run = |tables: bool| -> serde_json::Value {
+            let mut cmd = bin();
+            cmd.args(["simulate", "--json", "--vidur-config"])
+                .arg(c.join("config.json"))
+                .arg("--trace")
+                .arg(c.join("trace.csv"));
+            if tables {
+                let t = std::fs::read_to_string(c.join("TABLES")).unwrap();
+                cmd.arg("--vidur-tables")
+                    .arg(s.join("conformance/tables").join(t.trim()));
+            } else {
+                cmd.args(["--calibration-source", "vidur"]);
+            }
+            let o = cmd.output().unwrap();
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+            serde_json::from_slice(&o.stdout).unwrap()
+        };
+        let (vidur, ours) = (run(true), run(false));
+        let ratio = ours["tpot"]["p50"].as_f64().unwrap() / vidur["tpot"]["p50"].as_f64().unwrap();
+        assert!(
+            (0.5..2.0).contains(&ratio),
+            "{case}: TPOT p50 ratio {ratio:.2}"
+        );
+    }
+}
