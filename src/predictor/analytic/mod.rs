@@ -242,9 +242,8 @@ impl AnalyticPredictor {
         };
         let (gemm, g, name) = p.pick("gemm", |s| s.gemm.map(|f| f.fit))?;
         let roof = p.roof(&name, g);
-        // Attention and elementwise fits may come from another reference; they are evaluated
-        // with the simulated GPU's peaks in either case, so mixing stays consistent only when
-        // the rooflines agree — use the GEMM reference's frame for the GPU's own entry.
+        // Every other family may come from another reference GPU; re-express its efficiencies
+        // against `roof`, the one frame all of this predictor's curves are evaluated in.
         let (prefill, g2, n2) = p.pick("prefill attention", |s| s.prefill.map(|f| f.fit))?;
         let prefill = rescale_prefill(prefill, p.roof(&n2, g2), roof);
         let (decode, g3, n3) = p.pick("decode attention", |s| s.decode.map(|f| f.fit))?;
@@ -377,7 +376,6 @@ fn all_reduce_fit(p: &mut Picker, tp: u32, backend: &str) -> Result<CollectiveFi
     let (fit, g, _name, n_ref) = match found {
         Ok((f, g, n)) => (f, g, n, tp),
         Err(_) => {
-            p.notes.pop();
             let (f, g, n) = p.pick(&format!("all-reduce ~{exact}"), |s| {
                 s.allreduce
                     .iter()
