@@ -187,8 +187,7 @@ pub fn prepare(args: &SimulateArgs) -> Result<PreparedSim> {
                 let cal = Calibration::embedded();
                 let hw = crate::catalog::HardwareCatalog::embedded();
                 let g = hw.gpu(&run.sim.device.name)?;
-                let mut gpu = GpuInfo::from_catalog(g, &cal);
-                gpu.gpus_per_node = run.sim.node.num_devices_per_node;
+                let gpu = GpuInfo::from_catalog(g, run.sim.node.num_devices_per_node, &cal);
                 Box::new(analytic::build(
                     &run.sim.model,
                     &gpu,
@@ -228,8 +227,7 @@ pub fn prepare(args: &SimulateArgs) -> Result<PreparedSim> {
                 match (&run.gpu, pc.analytic_attention_fallback) {
                     (Some(g), true) => {
                         let cal = Calibration::embedded();
-                        let mut gpu = GpuInfo::from_catalog(g, &cal);
-                        gpu.gpus_per_node = run.sim.node.num_devices_per_node;
+                        let gpu = GpuInfo::from_catalog(g, run.sim.node.num_devices_per_node, &cal);
                         Some(std::sync::Arc::new(analytic::AnalyticPredictor::new(
                             analytic::LayerShape::of(&run.sim.model, run.sim.tensor_parallel_size),
                             &gpu,
@@ -290,8 +288,7 @@ pub fn prepare(args: &SimulateArgs) -> Result<PreparedSim> {
                     run.sim.device.name
                 );
             };
-            let mut gpu = GpuInfo::from_catalog(g, &cal);
-            gpu.gpus_per_node = run.sim.node.num_devices_per_node;
+            let gpu = GpuInfo::from_catalog(g, run.sim.node.num_devices_per_node, &cal);
             let opts = AnalyticOptions {
                 source: a.source.clone(),
                 iteration_overhead_ms: a.iteration_overhead_ms,

@@ -140,24 +140,13 @@ pub fn kernel_samples(
             let pred = p.gemm_ms(g.m as f64, g.n as f64, g.k as f64);
             push("gemm", 1, g.m as u64, pred, g.ms);
         }
-        // The attention fits in the predictor are evaluated through the same closed forms
-        // the simulator uses for a batch of equal sequences.
+        // Attention rows are priced by the same closed forms the simulator sums per batch.
         for a in &k.prefill {
-            let h = super::analytic::curves::Heads {
-                q: a.q_heads as f64,
-                kv: a.kv_heads as f64,
-                dim: a.head_dim as f64,
-            };
-            let pred = p.prefill_ms(&h, a.batch, a.len);
+            let pred = p.prefill_ms(a);
             push("attn_prefill", 1, a.batch as u64 * a.len as u64, pred, a.ms);
         }
         for a in &k.decode {
-            let h = super::analytic::curves::Heads {
-                q: a.q_heads as f64,
-                kv: a.kv_heads as f64,
-                dim: a.head_dim as f64,
-            };
-            let pred = p.decode_ms(&h, a.batch, a.len);
+            let pred = p.decode_ms(a);
             push("attn_decode", 1, a.batch as u64, pred, a.ms);
         }
         let mut by_n: BTreeMap<u32, AnalyticPredictor> = BTreeMap::new();
@@ -197,7 +186,11 @@ pub fn profile_samples(
             path: path.display().to_string(),
             msg: format!("{e} (add the GPU with --hardware FILE)"),
         })?;
-        Ok(GpuInfo::from_catalog(g, cal))
+        let per_node = hw
+            .default_node_for(device)
+            .map(|n| n.num_gpus_per_node)
+            .unwrap_or(8);
+        Ok(GpuInfo::from_catalog(g, per_node, cal))
     };
     for p in &set.mlp {
         let gpu = gpu_of(&p.device, &p.path)?;

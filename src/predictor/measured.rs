@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use super::analytic::curves::{kv_read_bytes, prefill_flops, Heads};
 use super::compose::TokenOp;
 use super::PredictorError;
 
@@ -113,6 +114,17 @@ pub struct AttnRow {
     pub head_dim: u32,
     /// Latency in ms.
     pub ms: f64,
+}
+
+impl AttnRow {
+    /// The row's head layout.
+    pub fn heads(&self) -> Heads {
+        Heads {
+            q: self.q_heads as f64,
+            kv: self.kv_heads as f64,
+            dim: self.head_dim as f64,
+        }
+    }
 }
 
 /// One all-reduce measurement.
@@ -284,20 +296,14 @@ impl KernelSet {
         let prefill = prefill
             .into_iter()
             .filter(|a| {
-                let flops = 2.0
-                    * a.batch as f64
-                    * a.q_heads as f64
-                    * a.head_dim as f64
-                    * a.len as f64
-                    * (a.len as f64 + 1.0);
+                let flops = a.batch as f64 * prefill_flops(&a.heads(), a.len as f64, 0.0);
                 flops / (a.ms * 1e-3) <= system.bf16_flops
             })
             .collect();
         let decode = decode
             .into_iter()
             .filter(|a| {
-                let bytes =
-                    4.0 * a.batch as f64 * a.len as f64 * a.kv_heads as f64 * a.head_dim as f64;
+                let bytes = a.batch as f64 * kv_read_bytes(&a.heads(), a.len as f64);
                 bytes / (a.ms * 1e-3) <= system.mem_bw
             })
             .collect();

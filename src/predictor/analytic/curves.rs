@@ -116,11 +116,24 @@ pub struct PrefillFit {
     pub smooth: f64,
 }
 
+/// Attention FLOPs of `c` new tokens attending to `p` cached ones plus themselves (causal):
+/// QKᵀ and PV, 2 FLOPs per multiply-add each.
+#[inline]
+pub fn prefill_flops(h: &Heads, c: f64, p: f64) -> f64 {
+    4.0 * h.q * h.dim * c * (p + (c + 1.0) / 2.0)
+}
+
+/// Bytes of K and V (BF16) one sequence reads when attending to `kv` cached tokens.
+#[inline]
+pub fn kv_read_bytes(h: &Heads, kv: f64) -> f64 {
+    4.0 * kv * h.kv * h.dim
+}
+
 impl PrefillFit {
     /// Add one sequence: `c` new tokens attending to `p` cached ones plus themselves (causal).
     #[inline]
     pub fn add(&self, s: &mut PrefillSums, h: &Heads, c: f64, p: f64) {
-        let flops = 4.0 * h.q * h.dim * c * (p + (c + 1.0) / 2.0);
+        let flops = prefill_flops(h, c, p);
         s.weighted_flops += flops * (c + self.len_half) / c;
         s.tiles += h.q * (c / 128.0).ceil();
         s.head_seqs += h.q;
@@ -192,7 +205,7 @@ impl DecodeFit {
             return 0.0;
         }
         let occ = s.work / (s.work + self.occ_half);
-        let bytes = 4.0 * s.kv_tokens * h.kv * h.dim;
+        let bytes = kv_read_bytes(h, s.kv_tokens);
         let flops = 4.0 * s.kv_tokens * h.q * h.dim;
         let tm = bytes / (r.mem_bw * self.mem_eff * occ) + self.per_head_ns * 1e-9 * s.head_seqs;
         let tc = flops / (r.flops * self.compute_eff);

@@ -17,7 +17,7 @@ use super::calibration::{
     source, Calibration, FitQuality, Fitted, GpuCalibration, NetworkCalibration, SourceFits,
 };
 use super::curves::{
-    CollectiveFit, DecodeFit, DecodeSums, ElementwiseFit, GemmFit, Heads, PrefillFit, PrefillSums,
+    CollectiveFit, DecodeFit, DecodeSums, ElementwiseFit, GemmFit, PrefillFit, PrefillSums,
     Roofline,
 };
 use super::LayerShape;
@@ -146,14 +146,6 @@ pub fn fit_gemm(points: &[GemmPoint], r: &Roofline) -> Fitted<GemmFit> {
     }
 }
 
-fn heads_of(a: &AttnRow) -> Heads {
-    Heads {
-        q: a.q_heads as f64,
-        kv: a.kv_heads as f64,
-        dim: a.head_dim as f64,
-    }
-}
-
 fn prefill_from(x: &[f64]) -> PrefillFit {
     PrefillFit {
         t0_us: x[0].exp(),
@@ -168,7 +160,7 @@ fn prefill_from(x: &[f64]) -> PrefillFit {
 
 /// Prefill time of a measured row (`batch` sequences of `len` tokens, no cache).
 pub fn prefill_row_ms(f: &PrefillFit, r: &Roofline, a: &AttnRow) -> f64 {
-    let h = heads_of(a);
+    let h = a.heads();
     let mut one = PrefillSums::default();
     f.add(&mut one, &h, a.len as f64, 0.0);
     let b = a.batch as f64;
@@ -217,7 +209,7 @@ fn decode_from(x: &[f64]) -> DecodeFit {
 
 /// Decode time of a measured row (`batch` sequences each attending to `len` tokens).
 pub fn decode_row_ms(f: &DecodeFit, r: &Roofline, a: &AttnRow) -> f64 {
-    let h = heads_of(a);
+    let h = a.heads();
     let mut one = DecodeSums::default();
     DecodeFit::add(&mut one, &h, a.len as f64);
     let b = a.batch as f64;
@@ -380,9 +372,9 @@ pub fn gpu_name_of_folder(folder: &str) -> String {
 
 /// GEMM points of a Vidur mlp.csv's four projections (head size `E / Hq`, as in every model
 /// Vidur profiles).
-pub fn mlp_gemm_points(p: &MlpProfile, min_tokens: u32) -> Vec<(TokenOp, GemmPoint)> {
+pub fn mlp_gemm_points(p: &MlpProfile) -> Vec<(TokenOp, GemmPoint)> {
     let mut out = Vec::new();
-    for row in p.rows.iter().filter(|r| r.num_tokens >= min_tokens) {
+    for row in &p.rows {
         let shape = shape_of_row(&row.shape, row.tp);
         for (i, op) in TokenOp::ALL.iter().enumerate() {
             if let (Some((m, n, k)), Some(ms)) =
@@ -474,7 +466,7 @@ pub fn fit_vidur_device(profiles: &[&MlpProfile], r: &Roofline) -> SourceFits {
     let mut fits = SourceFits::default();
     let gemm: Vec<GemmPoint> = profiles
         .iter()
-        .flat_map(|p| mlp_gemm_points(p, 1))
+        .flat_map(|p| mlp_gemm_points(p))
         .map(|(_, g)| g)
         .collect();
     if !gemm.is_empty() {

@@ -15,6 +15,7 @@ use curves::{
 };
 
 use super::compose::{OpModel, TokenOp};
+use super::measured::AttnRow;
 use super::{BatchEntry, PredictorError};
 use crate::catalog::ModelSpec;
 
@@ -314,22 +315,14 @@ impl AnalyticPredictor {
         self.elementwise[kind].ms(&self.roof, bytes)
     }
 
-    /// Prefill attention of `batch` sequences of `len` tokens with no cache, ms.
-    pub fn prefill_ms(&self, heads: &Heads, batch: u32, len: u32) -> f64 {
-        let mut s = PrefillSums::default();
-        for _ in 0..batch {
-            self.prefill.add(&mut s, heads, len as f64, 0.0);
-        }
-        self.prefill.ms(&self.roof, &s)
+    /// Prefill attention of a measured row (`batch` sequences of `len` tokens, no cache), ms.
+    pub fn prefill_ms(&self, row: &AttnRow) -> f64 {
+        fit::prefill_row_ms(&self.prefill, &self.roof, row)
     }
 
-    /// Decode attention of `batch` sequences each attending to `kv` tokens, ms.
-    pub fn decode_ms(&self, heads: &Heads, batch: u32, kv: u32) -> f64 {
-        let mut s = DecodeSums::default();
-        for _ in 0..batch {
-            DecodeFit::add(&mut s, heads, kv as f64);
-        }
-        self.decode.ms(&self.roof, heads, &s)
+    /// Decode attention of a measured row (`batch` sequences attending to `len` tokens), ms.
+    pub fn decode_ms(&self, row: &AttnRow) -> f64 {
+        fit::decode_row_ms(&self.decode, &self.roof, row)
     }
 
     /// One all-reduce of `bytes`, ms (CUDA-graph path when `graph`).
@@ -470,9 +463,14 @@ impl OpModel for AnalyticPredictor {
 }
 
 impl GpuInfo {
-    /// A catalog GPU, named as the calibration knows it (its name or one of its aliases, e.g.
-    /// `h100-sxm` is calibrated as `h100`), so its own fits are found.
-    pub fn from_catalog(g: &crate::catalog::GpuSpec, cal: &Calibration) -> GpuInfo {
+    /// A catalog GPU in a node of `gpus_per_node`, named as the calibration knows it (its name
+    /// or one of its aliases, e.g. `h100-sxm` is calibrated as `h100`), so its own fits are
+    /// found.
+    pub fn from_catalog(
+        g: &crate::catalog::GpuSpec,
+        gpus_per_node: u32,
+        cal: &Calibration,
+    ) -> GpuInfo {
         let name = std::iter::once(&g.name)
             .chain(g.aliases.iter())
             .map(|n| n.to_ascii_lowercase())
@@ -488,7 +486,7 @@ impl GpuInfo {
             intra_node_bw_gbps: g.intra_node_bandwidth_gb_per_s,
             intra_node_latency_us: g.intra_node_latency_us,
             inter_node_bw_gbps: g.inter_node_bandwidth_gb_per_s,
-            gpus_per_node: 8,
+            gpus_per_node,
         }
     }
 }
