@@ -22,6 +22,41 @@ pub struct BatchEntry {
     pub is_prefill_complete: bool,
 }
 
+/// Vidur's decode-attention key (§7.5) for a batch: the number of decoding members and their
+/// KV size `ceil_to(int(mean processed), granularity)`; `None` when nothing decodes.
+pub fn vidur_decode_key(batch: &[BatchEntry], granularity: u32) -> Option<(u32, u32)> {
+    let mut n = 0u32;
+    let mut sum = 0f64;
+    for e in batch.iter().filter(|e| e.is_prefill_complete) {
+        n += 1;
+        sum += e.num_processed_tokens as f64;
+    }
+    // int(np.mean(...)) truncates, then rounds up to the KV granularity.
+    (n > 0).then(|| {
+        (
+            n,
+            ((sum / n as f64) as u32).div_ceil(granularity) * granularity,
+        )
+    })
+}
+
+/// Vidur's prefill-attention key (§7.5, the "sqrt aggregation trick": one prefill with the
+/// summed KV and the same quadratic cost): the number of prefilling members, `Σ ceil_to(
+/// processed, granularity)` and `C = round(sqrt(Σ chunk²))` (Python's round ties to even);
+/// `None` when nothing prefills.
+pub fn vidur_prefill_key(batch: &[BatchEntry], granularity: u32) -> Option<(u32, u32, u32)> {
+    let g = granularity;
+    let mut n = 0u32;
+    let mut kv_sum = 0u32;
+    let mut sq_sum = 0u64;
+    for e in batch.iter().filter(|e| !e.is_prefill_complete) {
+        n += 1;
+        kv_sum += e.num_processed_tokens.div_ceil(g) * g;
+        sq_sum += e.num_tokens as u64 * e.num_tokens as u64;
+    }
+    (n > 0).then(|| (n, kv_sum, (sq_sum as f64).sqrt().round_ties_even() as u32))
+}
+
 /// Predicted duration of one stage of one batch.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct StageTime {

@@ -353,17 +353,9 @@ impl VidurTablesPredictor {
     }
 
     fn decode_time(&self, batch: &[BatchEntry]) -> Result<f64, PredictorError> {
-        let mut n = 0u32;
-        let mut sum = 0f64;
-        for e in batch.iter().filter(|e| e.is_prefill_complete) {
-            n += 1;
-            sum += e.num_processed_tokens as f64;
-        }
-        if n == 0 {
+        let Some((n, kv)) = super::vidur_decode_key(batch, self.granularity) else {
             return Ok(0.0);
-        }
-        // int(np.mean(...)) truncates, then rounds up to the KV granularity.
-        let kv = ((sum / n as f64) as u32).div_ceil(self.granularity) * self.granularity;
+        };
         let overhead = 1.0 + self.decode_overhead * (n > 1) as u32 as f64;
         match self
             .decode
@@ -425,20 +417,9 @@ impl VidurTablesPredictor {
 
     fn prefill_time(&self, batch: &[BatchEntry]) -> Result<f64, PredictorError> {
         let g = self.granularity;
-        let mut n = 0u32;
-        let mut kv_sum = 0u32;
-        let mut sq_sum = 0u64;
-        for e in batch.iter().filter(|e| !e.is_prefill_complete) {
-            n += 1;
-            kv_sum += e.num_processed_tokens.div_ceil(g) * g;
-            sq_sum += e.num_tokens as u64 * e.num_tokens as u64;
-        }
-        if n == 0 {
+        let Some((n, kv_sum, c)) = super::vidur_prefill_key(batch, g) else {
             return Ok(0.0);
-        }
-        // The "sqrt aggregation trick": one prefill with the summed KV and the same quadratic
-        // cost. Python's round() ties to even.
-        let c = (sq_sum as f64).sqrt().round_ties_even() as u32;
+        };
         let overhead = 1.0 + self.prefill_overhead * (n > 1) as u32 as f64;
         match self.prefill_lookup(kv_sum, c) {
             Ok(v) => Ok(v * overhead),

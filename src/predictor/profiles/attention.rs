@@ -233,36 +233,19 @@ impl AttentionProfile {
     /// Vidur's decode rule: `kv = ceil_to(int(mean(processed)), g)`, the batch as one lookup,
     /// `× (1 + overhead·[n > 1])` (overhead only for GQA models).
     pub fn decode_ms(&self, batch: &[BatchEntry]) -> f64 {
-        let mut n = 0u32;
-        let mut sum = 0f64;
-        for e in batch.iter().filter(|e| e.is_prefill_complete) {
-            n += 1;
-            sum += e.num_processed_tokens as f64;
-        }
-        if n == 0 {
+        let Some((n, kv)) = crate::predictor::vidur_decode_key(batch, self.granularity) else {
             return 0.0;
-        }
-        let g = self.granularity;
-        let kv = ((sum / n as f64) as u32).div_ceil(g) * g;
+        };
         self.decode_at(n, kv) * (1.0 + self.decode_overhead * (n > 1) as u32 as f64)
     }
 
     /// Vidur's prefill rule (the "sqrt aggregation trick"): summed KV rounded up per request,
     /// `C = round(sqrt(Σ chunk²))` with ties to even, `× (1 + overhead·[n > 1])` (GQA only).
     pub fn prefill_ms(&self, batch: &[BatchEntry]) -> f64 {
-        let g = self.granularity;
-        let mut n = 0u32;
-        let mut kv_sum = 0u32;
-        let mut sq_sum = 0u64;
-        for e in batch.iter().filter(|e| !e.is_prefill_complete) {
-            n += 1;
-            kv_sum += e.num_processed_tokens.div_ceil(g) * g;
-            sq_sum += e.num_tokens as u64 * e.num_tokens as u64;
-        }
-        if n == 0 {
+        let Some((n, kv_sum, c)) = crate::predictor::vidur_prefill_key(batch, self.granularity)
+        else {
             return 0.0;
-        }
-        let c = (sq_sum as f64).sqrt().round_ties_even() as u32;
+        };
         self.prefill_at(kv_sum, c) * (1.0 + self.prefill_overhead * (n > 1) as u32 as f64)
     }
 }
