@@ -15,5 +15,6 @@ pub mod cli;
 pub mod config;
 pub mod metrics;
 pub mod predictor;
+pub mod search;
 pub mod sim;
 pub mod workload;

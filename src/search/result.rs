@@ -1,0 +1,347 @@
+//! What a search produces: one [`PointResult`] per evaluated design point, every simulation run
+//! behind it, the points dropped as infeasible, and the run's metadata. These are the only
+//! inputs of the report writers (`crate::report`), and they round-trip through JSON (the result
+//! cache and `results.json`).
+
+use serde::{Deserialize, Serialize};
+
+/// A latency metric an SLO can bound.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SloMetric {
+    /// Time to first token: arrival → end of the prefill.
+    Ttft,
+    /// Time between tokens: every inter-token gap of every request.
+    Tbt,
+    /// Time per output token: (e2e − ttft) / (decode tokens − 1), one value per request.
+    Tpot,
+    /// End-to-end latency: arrival → last token.
+    E2e,
+    /// Scheduling delay: arrival → first scheduled.
+    SchedulingDelay,
+}
+
+impl SloMetric {
+    /// Every metric, in report order.
+    pub const ALL: [SloMetric; 5] = [
+        SloMetric::Ttft,
+        SloMetric::Tbt,
+        SloMetric::Tpot,
+        SloMetric::E2e,
+        SloMetric::SchedulingDelay,
+    ];
+
+    /// The YAML / CSV name (`ttft`, `tbt`, `tpot`, `e2e`, `scheduling_delay`).
+    pub fn name(self) -> &'static str {
+        match self {
+            SloMetric::Ttft => "ttft",
+            SloMetric::Tbt => "tbt",
+            SloMetric::Tpot => "tpot",
+            SloMetric::E2e => "e2e",
+            SloMetric::SchedulingDelay => "scheduling_delay",
+        }
+    }
+
+    /// A human label for plots and tables.
+    pub fn label(self) -> &'static str {
+        match self {
+            SloMetric::Ttft => "TTFT",
+            SloMetric::Tbt => "TBT",
+            SloMetric::Tpot => "TPOT",
+            SloMetric::E2e => "E2E latency",
+            SloMetric::SchedulingDelay => "scheduling delay",
+        }
+    }
+}
+
+/// One latency objective: `quantile` of `metric` must be ≤ `max_seconds`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Slo {
+    /// Which latency.
+    pub metric: SloMetric,
+    /// Quantile in (0, 1], e.g. 0.99.
+    pub quantile: f64,
+    /// Bound in seconds.
+    pub max_seconds: f64,
+}
+
+impl Slo {
+    /// A short column-safe name, e.g. `ttft_p90`, `tbt_p99`, `e2e_p99.9`.
+    pub fn column(&self) -> String {
+        let pct = self.quantile * 100.0;
+        let pct = if (pct - pct.round()).abs() < 1e-9 {
+            format!("{}", pct.round() as i64)
+        } else {
+            format!("{}", (pct * 1000.0).round() / 1000.0)
+        };
+        format!("{}_p{pct}", self.metric.name())
+    }
+
+    /// A human label, e.g. `TTFT P90 ≤ 2 s`.
+    pub fn label(&self) -> String {
+        let col = self.column();
+        let p = col.rsplit('_').next().unwrap_or("").to_uppercase();
+        format!("{} {p} ≤ {} s", self.metric.label(), self.max_seconds)
+    }
+}
+
+/// One design point's configuration (every knob that varies in a search).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PointConfig {
+    /// Model name as the catalog knows it.
+    pub model: String,
+    /// Workload name from the space.
+    pub workload: String,
+    /// Canonical GPU SKU name (e.g. `h100-sxm`).
+    pub gpu: String,
+    /// Node shape name.
+    pub node: String,
+    /// Tensor-parallel degree.
+    pub tp: u32,
+    /// Pipeline stages.
+    pub pp: u32,
+    /// Replicas behind the router.
+    pub replicas: u32,
+    /// Scheduler family (`vllm`, `orca`, `sarathi`, `lightllm`, `faster_transformer`).
+    pub scheduler: String,
+    /// Sarathi chunk size (None for other schedulers).
+    pub chunk_size: Option<u32>,
+    /// Maximum running requests per replica.
+    pub batch_size_cap: u32,
+    /// vLLM's token budget per batch (None for other schedulers).
+    pub max_tokens_in_batch: Option<u32>,
+    /// Global router (`round_robin`, `lor`, `random`).
+    pub router: String,
+}
+
+impl PointConfig {
+    /// GPUs the point occupies: replicas × TP × PP.
+    pub fn num_gpus(&self) -> u32 {
+        self.replicas * self.tp * self.pp
+    }
+
+    /// Scheduler with its main knob, e.g. `sarathi-1024`, `vllm`.
+    pub fn scheduler_label(&self) -> String {
+        match self.chunk_size {
+            Some(c) => format!("{}-{c}", self.scheduler),
+            None => self.scheduler.clone(),
+        }
+    }
+
+    /// A one-line human description, e.g.
+    /// `Llama-2-70b on 4×h100-sxm: TP2 PP1 ×2, sarathi-1024, cap 128`.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} on {}×{}: TP{} PP{} ×{}, {}, cap {}",
+            self.model,
+            self.num_gpus(),
+            self.gpu,
+            self.tp,
+            self.pp,
+            self.replicas,
+            self.scheduler_label(),
+            self.batch_size_cap
+        )
+    }
+}
+
+/// A metric value measured at a QPS, per SLO of the space (same order as `SearchSpace::slos`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SloValue {
+    /// The objective.
+    pub slo: Slo,
+    /// Measured quantile in seconds (unfinished requests count as +∞, so this can be
+    /// `None` = more than `1 - quantile` of requests never got there).
+    pub value_s: Option<f64>,
+    /// Whether the objective holds.
+    pub ok: bool,
+}
+
+/// One simulation run inside a capacity search.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SimRecord {
+    /// Workload seed.
+    pub seed: u64,
+    /// Offered load, requests/s.
+    pub qps: f64,
+    /// Every SLO (and the goodput target, if set) held.
+    pub pass: bool,
+    /// Per-SLO measurements.
+    pub slos: Vec<SloValue>,
+    /// Share of requests meeting every SLO individually (unfinished ones fail).
+    pub goodput: f64,
+    /// Requests generated.
+    pub num_requests: u64,
+    /// Requests that did not finish (time limit or early stop); they count against SLOs.
+    pub num_unfinished: u64,
+    /// The run stopped early because the SLOs could no longer hold.
+    pub stopped_early: bool,
+    /// Simulated seconds.
+    pub simulated_s: f64,
+    /// Output tokens per second of simulated time (finished requests).
+    pub output_tokens_per_s: f64,
+    /// Wall-clock seconds the run took.
+    pub wall_s: f64,
+}
+
+/// The capacity search of one point under one seed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SeedCapacity {
+    /// Workload seed.
+    pub seed: u64,
+    /// Largest passing QPS found (None: no tested QPS passed).
+    pub capacity_qps: Option<f64>,
+    /// The run at that QPS.
+    pub at_capacity: Option<SimRecord>,
+    /// Every run, in the order they ran.
+    pub runs: Vec<SimRecord>,
+}
+
+/// Cost figures of a point at its capacity.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Cost {
+    /// $/GPU-hour used.
+    pub usd_per_gpu_hour: f64,
+    /// $/hour of the whole point (GPUs × price).
+    pub usd_per_hour: f64,
+    /// Capacity QPS per $/hour (None when no capacity).
+    pub qps_per_dollar: Option<f64>,
+    /// $ per million output tokens served at capacity (None when no capacity).
+    pub usd_per_million_output_tokens: Option<f64>,
+}
+
+/// Everything known about one evaluated point.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PointResult {
+    /// Stable id: a hash of the full point config and the engine version (cache key).
+    pub id: String,
+    /// The knobs.
+    pub config: PointConfig,
+    /// GPUs used.
+    pub num_gpus: u32,
+    /// Median capacity over seeds, the point's headline capacity (None when the median seed
+    /// found no passing QPS).
+    pub capacity_qps: Option<f64>,
+    /// Lowest capacity over seeds.
+    pub capacity_min: Option<f64>,
+    /// Highest capacity over seeds.
+    pub capacity_max: Option<f64>,
+    /// SLO measurements at capacity (the median seed's passing run), same order as the space's
+    /// SLOs.
+    pub at_capacity: Vec<SloValue>,
+    /// Goodput at capacity.
+    pub goodput_at_capacity: Option<f64>,
+    /// Output tokens/s at capacity.
+    pub output_tokens_per_s: Option<f64>,
+    /// Cost.
+    pub cost: Cost,
+    /// Per-seed searches with every run.
+    pub seeds: Vec<SeedCapacity>,
+    /// Simulations recorded for this point, all seeds (cached points keep their count).
+    pub sims_run: u32,
+    /// Wall-clock seconds spent on this point when it was computed.
+    pub wall_s: f64,
+}
+
+impl PointResult {
+    /// Meets every SLO at some load (has a capacity).
+    pub fn feasible(&self) -> bool {
+        self.capacity_qps.is_some_and(|c| c > 0.0)
+    }
+}
+
+/// A point removed before simulation, with why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DroppedPoint {
+    /// The knobs.
+    pub config: PointConfig,
+    /// Short reason class, e.g. `tp_divides_heads`, `memory`, `gpu_budget`.
+    pub reason: String,
+    /// Human explanation.
+    pub detail: String,
+}
+
+/// Run metadata for reports.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunMeta {
+    /// Space name.
+    pub name: String,
+    /// Path of the space file as given.
+    pub space_file: String,
+    /// The space file's text, verbatim.
+    pub space_yaml: String,
+    /// `vidur-search` version.
+    pub engine_version: String,
+    /// Predictor description (kind, calibration version).
+    pub predictor: String,
+    /// When the run started (UTC, RFC 3339).
+    pub started_at: String,
+    /// Wall-clock seconds of the whole run.
+    pub wall_s: f64,
+    /// Worker threads.
+    pub jobs: usize,
+    /// Points evaluated (simulated or from cache).
+    pub num_points: usize,
+    /// Points served from the cache.
+    pub num_cached: usize,
+    /// Simulations run in this invocation (cached points excluded).
+    pub num_sims: u64,
+    /// The SLOs, in order.
+    pub slos: Vec<Slo>,
+    /// Goodput target, if any.
+    pub goodput_target: Option<f64>,
+}
+
+/// The whole result of `vidur-search run`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SearchOutcome {
+    /// Metadata.
+    pub meta: RunMeta,
+    /// Evaluated points, in expansion order.
+    pub points: Vec<PointResult>,
+    /// Points dropped as infeasible.
+    pub dropped: Vec<DroppedPoint>,
+}
+
+impl SearchOutcome {
+    /// Feasible points sorted best first by QPS per $/hour (ties: higher capacity, then id).
+    pub fn ranked(&self) -> Vec<&PointResult> {
+        let mut v: Vec<&PointResult> = self.points.iter().filter(|p| p.feasible()).collect();
+        v.sort_by(|a, b| {
+            let qa = a.cost.qps_per_dollar.unwrap_or(0.0);
+            let qb = b.cost.qps_per_dollar.unwrap_or(0.0);
+            qb.total_cmp(&qa)
+                .then_with(|| {
+                    b.capacity_qps
+                        .unwrap_or(0.0)
+                        .total_cmp(&a.capacity_qps.unwrap_or(0.0))
+                })
+                .then_with(|| a.id.cmp(&b.id))
+        });
+        v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slo_columns_and_labels() {
+        let s = Slo {
+            metric: SloMetric::Ttft,
+            quantile: 0.9,
+            max_seconds: 2.0,
+        };
+        assert_eq!(s.column(), "ttft_p90");
+        assert_eq!(s.label(), "TTFT P90 ≤ 2 s");
+        let s = Slo {
+            metric: SloMetric::SchedulingDelay,
+            quantile: 0.999,
+            max_seconds: 5.0,
+        };
+        assert_eq!(s.column(), "scheduling_delay_p99.9");
+    }
+}
