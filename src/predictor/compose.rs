@@ -2,6 +2,8 @@
 //! shared by every predictor that prices operators one by one (analytic, measured profiles).
 //! The Vidur-tables predictor keeps its own copy of the sum so its float order stays bit-exact.
 
+use std::sync::OnceLock;
+
 use super::{BatchEntry, ExecutionTimePredictor, PredictorError, StageTime};
 
 /// The per-token operators of one transformer layer, as Vidur profiles them.
@@ -95,6 +97,10 @@ pub trait OpModel: Send + Sync {
 }
 
 /// Turns an [`OpModel`] into an [`ExecutionTimePredictor`] with Vidur's layer composition.
+///
+/// The part of a layer that depends only on the batch's token count (projections, MLP, norms,
+/// all-reduce) is memoized per token count in blocks filled on first use, so a simulation pays
+/// for each operator curve once per distinct token count instead of once per batch.
 pub struct Composed<M> {
     /// The operator model.
     pub ops: M,
@@ -106,28 +112,45 @@ pub struct Composed<M> {
     pub tp: u32,
     /// Whether the model has a norm before the MLP (false for phi-2's parallel block).
     pub post_attn_norm: bool,
+    token_ms: Vec<OnceLock<Box<[f64]>>>,
 }
 
-impl<M: OpModel> ExecutionTimePredictor for Composed<M> {
-    fn predict(&self, batch: &[BatchEntry], stage: u32) -> Result<StageTime, PredictorError> {
-        let t: u32 = batch.iter().map(|e| e.num_tokens).sum();
+/// Token counts per memo block, and how many blocks (token counts past the last are priced
+/// directly).
+const BLOCK: u32 = 256;
+const NUM_BLOCKS: usize = 256;
+
+impl<M: OpModel> Composed<M> {
+    /// Compose `ops` for a stage of `layers_per_stage` layers.
+    pub fn new(
+        ops: M,
+        layers_per_stage: u32,
+        num_stages: u32,
+        tp: u32,
+        post_attn_norm: bool,
+    ) -> Self {
+        Composed {
+            ops,
+            layers_per_stage,
+            num_stages,
+            tp,
+            post_attn_norm,
+            token_ms: (0..NUM_BLOCKS).map(|_| OnceLock::new()).collect(),
+        }
+    }
+
+    /// One layer's time for everything that depends only on the token count `t`.
+    fn token_part_ms(&self, t: u32) -> Result<f64, PredictorError> {
         let op = |o| self.ops.token_op_ms(o, t);
         let t_ar = if self.tp > 1 {
             self.ops.all_reduce_ms(t)?
         } else {
             0.0
         };
-        let t_pp = if self.num_stages > 1 && stage + 1 < self.num_stages {
-            self.ops.send_recv_ms(t)?
-        } else {
-            0.0
-        };
-        let attn_layer = op(TokenOp::AttnPreProj)?
+        let attn = op(TokenOp::AttnPreProj)?
             + op(TokenOp::AttnPostProj)?
             + op(TokenOp::AttnRope)?
             + op(TokenOp::AttnKvCacheSave)?
-            + self.ops.attn_decode_ms(batch)?
-            + self.ops.attn_prefill_ms(batch)?
             + t_ar
             + op(TokenOp::InputLayernorm)?;
         let post_ln = if self.post_attn_norm {
@@ -135,12 +158,42 @@ impl<M: OpModel> ExecutionTimePredictor for Composed<M> {
         } else {
             0.0
         };
-        let mlp_layer = op(TokenOp::MlpUpProj)?
+        let mlp = op(TokenOp::MlpUpProj)?
             + op(TokenOp::MlpDownProj)?
             + op(TokenOp::MlpAct)?
             + t_ar
             + post_ln;
-        let block = attn_layer + mlp_layer + op(TokenOp::Add)?;
+        Ok(attn + mlp + op(TokenOp::Add)?)
+    }
+
+    /// [`Self::token_part_ms`] through the memo.
+    fn token_part_cached(&self, t: u32) -> Result<f64, PredictorError> {
+        let b = (t / BLOCK) as usize;
+        let Some(cell) = self.token_ms.get(b) else {
+            return self.token_part_ms(t);
+        };
+        if let Some(block) = cell.get() {
+            return Ok(block[(t % BLOCK) as usize]);
+        }
+        let first = b as u32 * BLOCK;
+        let block = (first..first + BLOCK)
+            .map(|n| self.token_part_ms(n))
+            .collect::<Result<Box<[f64]>, _>>()?;
+        Ok(cell.get_or_init(|| block)[(t % BLOCK) as usize])
+    }
+}
+
+impl<M: OpModel> ExecutionTimePredictor for Composed<M> {
+    fn predict(&self, batch: &[BatchEntry], stage: u32) -> Result<StageTime, PredictorError> {
+        let t: u32 = batch.iter().map(|e| e.num_tokens).sum();
+        let t_pp = if self.num_stages > 1 && stage + 1 < self.num_stages {
+            self.ops.send_recv_ms(t)?
+        } else {
+            0.0
+        };
+        let block = self.token_part_cached(t)?
+            + self.ops.attn_decode_ms(batch)?
+            + self.ops.attn_prefill_ms(batch)?;
         let extra = self.ops.stage_extra_ms(batch, stage, self.num_stages)?;
         let model_s = (block * self.layers_per_stage as f64 + t_pp + extra) * 1e-3;
         Ok(StageTime {

@@ -500,13 +500,13 @@ pub fn build(
     cal: &Calibration,
     opts: AnalyticOptions,
 ) -> Result<super::Composed<AnalyticPredictor>, PredictorError> {
-    Ok(super::Composed {
-        ops: AnalyticPredictor::new(LayerShape::of(model, tp), gpu, tp, cal, opts)?,
-        layers_per_stage: model.num_layers / pp.max(1),
-        num_stages: pp,
+    Ok(super::Composed::new(
+        AnalyticPredictor::new(LayerShape::of(model, tp), gpu, tp, cal, opts)?,
+        model.num_layers / pp.max(1),
+        pp,
         tp,
-        post_attn_norm: model.post_attn_norm,
-    })
+        model.post_attn_norm,
+    ))
 }
 
 #[cfg(test)]

@@ -418,13 +418,13 @@ impl ProfilePredictor {
 
     /// Wrap in Vidur's layer composition for this model, TP and PP.
     pub fn into_composed(self) -> Composed<ProfilePredictor> {
-        Composed {
-            layers_per_stage: self.model.num_layers / self.pp,
-            num_stages: self.pp,
-            tp: self.tp,
-            post_attn_norm: self.model.post_attn_norm,
-            ops: self,
-        }
+        let (layers, pp, tp, post_ln) = (
+            self.model.num_layers / self.pp,
+            self.pp,
+            self.tp,
+            self.model.post_attn_norm,
+        );
+        Composed::new(self, layers, pp, tp, post_ln)
     }
 }
 
