@@ -7,7 +7,7 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::config::{sim_yaml, vidur_json};
+use crate::config::{self, sim_yaml, vidur_json};
 use crate::predictor::analytic::{self, calibration::Calibration, AnalyticOptions, GpuInfo};
 use crate::predictor::{ExecutionTimePredictor, VidurTablesPredictor};
 use crate::sim::{self, Compat, SimConfig};
@@ -221,103 +221,16 @@ pub fn prepare(args: &SimulateArgs) -> Result<PreparedSim> {
     }
     let requests = workload::generate(&run.workload, run.sim.compat, &run.base_dir)
         .with_context(|| format!("{}: field 'workload'", path.display()))?;
-    let predictor: Box<dyn ExecutionTimePredictor> = match &run.predictor {
-        sim_yaml::PredictorConfig::Profiles(pc) => {
-            let fallback: Option<std::sync::Arc<dyn crate::predictor::OpModel>> =
-                match (&run.gpu, pc.analytic_attention_fallback) {
-                    (Some(g), true) => {
-                        let cal = Calibration::embedded();
-                        let gpu = GpuInfo::from_catalog(g, run.sim.node.num_devices_per_node, &cal);
-                        Some(std::sync::Arc::new(analytic::AnalyticPredictor::new(
-                            analytic::LayerShape::of(&run.sim.model, run.sim.tensor_parallel_size),
-                            &gpu,
-                            run.sim.tensor_parallel_size,
-                            &cal,
-                            AnalyticOptions::default(),
-                        )?))
-                    }
-                    _ => None,
-                };
-            let opts = crate::predictor::ProfileOptions {
-                max_tokens: run.sim.max_tokens.max(4096),
-                num_devices_per_node: Some(run.sim.node.num_devices_per_node),
-                attention_fallback: fallback,
-                ..Default::default()
-            };
-            let dir = sim_yaml::resolve(&run.base_dir, &pc.dir);
-            // Vidur names device folders by short name (`a100`): try the catalog aliases too.
-            let device = pc.device.clone().unwrap_or_else(|| {
-                let mut names = vec![run.sim.device.name.clone()];
-                if let Some(g) = &run.gpu {
-                    names.extend(g.aliases.iter().cloned());
-                }
-                names
-                    .iter()
-                    .find(|n| dir.join("compute").join(n).is_dir())
-                    .unwrap_or(&names[0])
-                    .clone()
-            });
-            Box::new(
-                crate::predictor::ProfilePredictor::load(
-                    &dir,
-                    &device,
-                    &run.sim.node.name,
-                    &run.sim.model,
-                    run.sim.tensor_parallel_size,
-                    run.sim.num_pipeline_stages,
-                    run.sim.scheduler.block_size,
-                    &opts,
-                )
-                .with_context(|| format!("{}: field 'predictor.profiles'", path.display()))?
-                .into_composed(),
-            )
-        }
-        sim_yaml::PredictorConfig::Analytic(a) => {
-            let cal = match &a.calibration {
-                Some(p) => {
-                    Calibration::load(&sim_yaml::resolve(&run.base_dir, p)).with_context(|| {
-                        format!("{}: field 'predictor.analytic.calibration'", path.display())
-                    })?
-                }
-                None => Calibration::embedded(),
-            };
-            let Some(g) = &run.gpu else {
-                bail!(
-                    "{}: the analytic predictor needs device '{}' in the hardware catalog (add it with `hardware: my-hardware.yaml`)",
-                    path.display(),
-                    run.sim.device.name
-                );
-            };
-            let gpu = GpuInfo::from_catalog(g, run.sim.node.num_devices_per_node, &cal);
-            let opts = AnalyticOptions {
-                source: a.source.clone(),
-                iteration_overhead_ms: a.iteration_overhead_ms,
-                skip_embedding_and_lm_head: !a.embedding_and_lm_head,
-            };
-            Box::new(
-                analytic::build(
-                    &run.sim.model,
-                    &gpu,
-                    run.sim.tensor_parallel_size,
-                    run.sim.num_pipeline_stages,
-                    &cal,
-                    opts,
-                )
-                .with_context(|| format!("{}: field 'predictor.analytic'", path.display()))?,
-            )
-        }
-        sim_yaml::PredictorConfig::VidurTables(t) => Box::new(
-            VidurTablesPredictor::load(
-                &sim_yaml::resolve(&run.base_dir, &t.dir),
-                &run.sim.model,
-                run.sim.tensor_parallel_size,
-                run.sim.num_pipeline_stages,
-                &t.options(),
-                run.sim.compat,
-            )
-            .with_context(|| format!("{}: field 'predictor.vidur_tables'", path.display()))?,
-        ),
-    };
+    let cal = config::predictor::calibration(&run.predictor, &run.base_dir)
+        .with_context(|| path.display().to_string())?;
+    let predictor = config::predictor::build(
+        &run.predictor,
+        &run.sim,
+        run.gpu.as_ref(),
+        &cal,
+        &run.base_dir,
+    )
+    .with_context(|| path.display().to_string())?;
     Ok(PreparedSim {
         sim: run.sim,
         requests,

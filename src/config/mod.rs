@@ -2,6 +2,7 @@
 //! dump ([`vidur_json`]), both resolved into a validated [`crate::sim::SimConfig`] plus a
 //! workload and a predictor choice.
 
+pub mod predictor;
 pub mod sim_yaml;
 pub mod vidur_json;
 

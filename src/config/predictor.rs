@@ -1,0 +1,143 @@
+//! Builds the execution-time predictor a config names (`predictor:` in a simulation or search
+//! YAML). Shared by `simulate` and `run`, so both price batches the same way.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use super::sim_yaml::{resolve, PredictorConfig};
+use crate::catalog::GpuSpec;
+use crate::predictor::analytic::{self, calibration::Calibration, AnalyticOptions, GpuInfo};
+use crate::predictor::{ExecutionTimePredictor, OpModel, ProfileOptions, ProfilePredictor};
+use crate::predictor::{PredictorError, VidurTablesPredictor};
+use crate::sim::SimConfig;
+
+/// Why a predictor could not be built; `field` names the config field at fault.
+#[derive(Debug, thiserror::Error)]
+#[error("field '{field}': {msg}")]
+pub struct PredictorBuildError {
+    /// Config field, e.g. `predictor.analytic.calibration`.
+    pub field: &'static str,
+    /// What went wrong.
+    pub msg: String,
+}
+
+fn err(field: &'static str) -> impl Fn(PredictorError) -> PredictorBuildError {
+    move |e| PredictorBuildError {
+        field,
+        msg: e.to_string(),
+    }
+}
+
+/// Load the calibration a `predictor.analytic` block names (the embedded one by default).
+pub fn calibration(
+    pc: &PredictorConfig,
+    base_dir: &Path,
+) -> Result<Calibration, PredictorBuildError> {
+    match pc {
+        PredictorConfig::Analytic(a) => match &a.calibration {
+            Some(p) => Calibration::load(&resolve(base_dir, p))
+                .map_err(err("predictor.analytic.calibration")),
+            None => Ok(Calibration::embedded()),
+        },
+        _ => Ok(Calibration::embedded()),
+    }
+}
+
+/// Build the predictor `pc` for the engine config `sim` on catalog GPU `gpu` (None for
+/// Vidur-only device names). `cal` is the analytic calibration (see [`calibration`]); relative
+/// paths resolve against `base_dir`.
+pub fn build(
+    pc: &PredictorConfig,
+    sim: &SimConfig,
+    gpu: Option<&GpuSpec>,
+    cal: &Calibration,
+    base_dir: &Path,
+) -> Result<Box<dyn ExecutionTimePredictor>, PredictorBuildError> {
+    let (tp, pp) = (sim.tensor_parallel_size, sim.num_pipeline_stages);
+    let per_node = sim.node.num_devices_per_node;
+    Ok(match pc {
+        PredictorConfig::Analytic(a) => {
+            let Some(g) = gpu else {
+                return Err(PredictorBuildError {
+                    field: "predictor.analytic",
+                    msg: format!(
+                        "the analytic predictor needs device '{}' in the hardware catalog (add it with `hardware: my-hardware.yaml`)",
+                        sim.device.name
+                    ),
+                });
+            };
+            let opts = AnalyticOptions {
+                source: a.source.clone(),
+                iteration_overhead_ms: a.iteration_overhead_ms,
+                skip_embedding_and_lm_head: !a.embedding_and_lm_head,
+            };
+            let info = GpuInfo::from_catalog(g, per_node, cal);
+            Box::new(
+                analytic::build(&sim.model, &info, tp, pp, cal, opts)
+                    .map_err(err("predictor.analytic"))?,
+            )
+        }
+        PredictorConfig::Profiles(pc) => {
+            let fallback: Option<Arc<dyn OpModel>> = match (gpu, pc.analytic_attention_fallback) {
+                (Some(g), true) => {
+                    let info = GpuInfo::from_catalog(g, per_node, cal);
+                    Some(Arc::new(
+                        analytic::AnalyticPredictor::new(
+                            analytic::LayerShape::of(&sim.model, tp),
+                            &info,
+                            tp,
+                            cal,
+                            AnalyticOptions::default(),
+                        )
+                        .map_err(err("predictor.profiles"))?,
+                    ))
+                }
+                _ => None,
+            };
+            let opts = ProfileOptions {
+                max_tokens: sim.max_tokens.max(4096),
+                num_devices_per_node: Some(per_node),
+                attention_fallback: fallback,
+                ..Default::default()
+            };
+            let dir = resolve(base_dir, &pc.dir);
+            // Vidur names device folders by short name (`a100`): try the catalog aliases too.
+            let device = pc.device.clone().unwrap_or_else(|| {
+                let mut names = vec![sim.device.name.clone()];
+                if let Some(g) = gpu {
+                    names.extend(g.aliases.iter().cloned());
+                }
+                names
+                    .iter()
+                    .find(|n| dir.join("compute").join(n).is_dir())
+                    .unwrap_or(&names[0])
+                    .clone()
+            });
+            Box::new(
+                ProfilePredictor::load(
+                    &dir,
+                    &device,
+                    &sim.node.name,
+                    &sim.model,
+                    tp,
+                    pp,
+                    sim.scheduler.block_size,
+                    &opts,
+                )
+                .map_err(err("predictor.profiles"))?
+                .into_composed(),
+            )
+        }
+        PredictorConfig::VidurTables(t) => Box::new(
+            VidurTablesPredictor::load(
+                &resolve(base_dir, &t.dir),
+                &sim.model,
+                tp,
+                pp,
+                &t.options(),
+                sim.compat,
+            )
+            .map_err(err("predictor.vidur_tables"))?,
+        ),
+    })
+}
