@@ -25,6 +25,9 @@ pub struct Cli {
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Search a design space: capacity under SLOs, cost, Pareto plots and reports per point.
+    #[command(after_help = RUN_EXAMPLES)]
+    Run(RunArgs),
     /// Run one discrete-event simulation of a serving cluster.
     #[command(after_help = SIMULATE_EXAMPLES)]
     Simulate(SimulateArgs),
@@ -34,6 +37,144 @@ pub enum Command {
     /// Compare the analytic predictor with measured kernels or Vidur profiles.
     #[command(after_help = ACCURACY_EXAMPLES)]
     PredictorAccuracy(AccuracyArgs),
+}
+
+const RUN_EXAMPLES: &str = "\
+Examples:
+  vidur-search run search-spaces/llama70b.yaml
+  vidur-search run search-spaces/llama70b.yaml --dry-run
+  vidur-search run search-spaces/vidur-paper.yaml --jobs 8 --output out/paper
+Outputs go to reports/<name>/ (results.csv, results.json, best_configs.md, pareto_*.png/svg,
+report.html, insights.md). Finished points are cached in <output>/cache/: re-running the same
+command, even after a kill, skips them.";
+
+/// How `run` shows progress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProgressArg {
+    /// A progress bar on a terminal, plain log lines otherwise.
+    Auto,
+    /// Plain log lines (one per finished point).
+    Plain,
+    /// Nothing but the final summary.
+    Quiet,
+}
+
+/// `run` arguments.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Search-space YAML.
+    pub space: PathBuf,
+    /// Output folder (default: reports/<name>/).
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
+    /// Worker threads (default: all cores). Results do not depend on it.
+    #[arg(long, short)]
+    pub jobs: Option<usize>,
+    /// Print the points, the dropped ones by reason and a run-time estimate; simulate nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Recompute every point even if cached.
+    #[arg(long)]
+    pub fresh: bool,
+    /// Progress display.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub progress: ProgressArg,
+    /// Configurations listed per table in best_configs.md.
+    #[arg(long, default_value_t = 10)]
+    pub top: usize,
+}
+
+/// Run `run`; returns the process exit code.
+pub fn run_search(args: &RunArgs) -> Result<i32> {
+    use crate::search::{runner, SearchSpace};
+    let loaded = SearchSpace::load(&args.space)?;
+    let jobs = args
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    if jobs == 0 {
+        bail!("--jobs must be at least 1");
+    }
+    if args.dry_run {
+        let d = runner::dry_run(&loaded, jobs)?;
+        let e = &d.expansion;
+        println!(
+            "{}: {} points to simulate, {} dropped",
+            loaded.space.name,
+            e.points.len(),
+            e.dropped.len()
+        );
+        for (reason, n) in e.dropped_by_reason() {
+            let example = e
+                .dropped
+                .iter()
+                .find(|x| x.reason == reason)
+                .map(|x| x.detail.clone());
+            println!(
+                "  dropped {n:>5} × {reason} (e.g. {})",
+                example.unwrap_or_default()
+            );
+        }
+        println!(
+            "estimate: ~{} simulations, ~{:.0} s with {jobs} job(s) (rough: timed on short probes)",
+            d.estimated_sims, d.estimate_s
+        );
+        return Ok(0);
+    }
+    let output = args
+        .output
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("reports").join(&loaded.space.name));
+    let opts = runner::RunOptions {
+        jobs,
+        output: output.clone(),
+        progress: match args.progress {
+            ProgressArg::Auto => runner::Progress::Auto,
+            ProgressArg::Plain => runner::Progress::Plain,
+            ProgressArg::Quiet => runner::Progress::Quiet,
+        },
+        fresh: args.fresh,
+    };
+    let outcome = runner::run(&loaded, &opts)?;
+    let files = write_search_outputs(&output, &outcome, args.top)?;
+    let m = &outcome.meta;
+    let feasible = outcome.points.iter().filter(|p| p.feasible()).count();
+    println!(
+        "{}: {} points ({} from cache), {} meet the SLOs, {} dropped as infeasible; {} simulations in {:.1} s with {} job(s)",
+        m.name,
+        m.num_points,
+        m.num_cached,
+        feasible,
+        outcome.dropped.len(),
+        m.num_sims,
+        m.wall_s,
+        m.jobs
+    );
+    match outcome.ranked().first() {
+        Some(b) => println!(
+            "best: {} — capacity {:.3} QPS, ${:.2}/h, {:.3} QPS per $/h, ${:.3} per 1M output tokens",
+            b.config.describe(),
+            b.capacity_qps.unwrap_or(0.0),
+            b.cost.usd_per_hour,
+            b.cost.qps_per_dollar.unwrap_or(0.0),
+            b.cost.usd_per_million_output_tokens.unwrap_or(f64::NAN)
+        ),
+        None => println!("best: no point meets every SLO"),
+    }
+    println!("outputs in {} ({} files)", output.display(), files.len());
+    Ok(0)
+}
+
+/// Write every report file of a finished search.
+fn write_search_outputs(
+    dir: &Path,
+    outcome: &crate::search::SearchOutcome,
+    _top: usize,
+) -> Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir).with_context(|| dir.display().to_string())?;
+    let path = dir.join("results.json");
+    crate::search::runner::write_atomic(&path, &serde_json::to_vec_pretty(outcome)?)
+        .with_context(|| path.display().to_string())?;
+    Ok(vec![path])
 }
 
 const ACCURACY_EXAMPLES: &str = "\
@@ -449,6 +590,7 @@ pub fn predictor_accuracy(args: &AccuracyArgs) -> Result<i32> {
 /// Parse arguments and run; the binary's whole body.
 pub fn main_with_args(cli: Cli) -> Result<i32> {
     match &cli.command {
+        Command::Run(a) => run_search(a),
         Command::Simulate(a) => simulate(a),
         Command::CalibrateKernels(a) => calibrate(a),
         Command::PredictorAccuracy(a) => predictor_accuracy(a),

@@ -22,7 +22,7 @@ mod output;
 mod pyfmt;
 mod request_metrics;
 mod sketch;
-mod stats;
+pub mod stats;
 
 use crate::sim::batch::Batch;
 use crate::sim::config::{Compat, MetricsOptions};

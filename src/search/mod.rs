@@ -1,10 +1,82 @@
-//! Design-space search (`vidur-search run SPACE.yaml`): expand a search space into points, drop
-//! the infeasible ones, find each point's capacity (largest QPS meeting every SLO) by
-//! bracketing and bisection, and price it.
+//! Design-space search (`vidur-search run SPACE.yaml`): expand a search space into points
+//! ([`expand`]), drop the infeasible ones, find each point's capacity (largest QPS meeting every
+//! SLO) by bracketing and bisection ([`capacity`]), price it, and run all points in parallel
+//! with a crash-safe result cache ([`runner`]). The reports are `crate::report`.
 
+pub mod capacity;
+pub mod expand;
 pub mod result;
+pub mod runner;
+pub mod space;
+
+use std::path::PathBuf;
 
 pub use result::{
     Cost, DroppedPoint, PointConfig, PointResult, RunMeta, SearchOutcome, SeedCapacity, SimRecord,
     Slo, SloMetric, SloValue,
 };
+pub use runner::{run, RunOptions};
+pub use space::{LoadedSpace, SearchSpace};
+
+/// Bumped whenever a change alters simulation results, so cached points are recomputed.
+pub const ENGINE_VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "+search.1");
+
+/// Why a search could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum SearchError {
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// File path.
+        path: PathBuf,
+        /// Cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The space file is invalid; `msg` names the line/column or the field.
+    #[error("{path}: {msg}")]
+    Space {
+        /// Space file.
+        path: PathBuf,
+        /// What is wrong.
+        msg: String,
+    },
+    /// A field of the space names something that cannot be used.
+    #[error("field '{field}': {msg}")]
+    Field {
+        /// Field path, e.g. `clusters[0].gpu`.
+        field: String,
+        /// What is wrong.
+        msg: String,
+    },
+    /// A workload could not be generated.
+    #[error("workload '{name}': {source}")]
+    Workload {
+        /// Workload name.
+        name: String,
+        /// Cause (boxed: workload errors are large).
+        #[source]
+        source: Box<crate::workload::WorkloadError>,
+    },
+    /// A simulation failed (a bug or an unpriceable batch).
+    #[error("simulation failed: {0}")]
+    Sim(#[source] Box<crate::sim::SimError>),
+    /// A point failed; names it.
+    #[error("point {point}: {source}")]
+    Point {
+        /// The point's description.
+        point: String,
+        /// Cause.
+        #[source]
+        source: Box<SearchError>,
+    },
+}
+
+impl SearchError {
+    pub(crate) fn field(field: impl Into<String>, msg: impl Into<String>) -> Self {
+        SearchError::Field {
+            field: field.into(),
+            msg: msg.into(),
+        }
+    }
+}

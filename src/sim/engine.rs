@@ -3,7 +3,7 @@
 
 use std::collections::VecDeque;
 
-use super::batch::{BatchSlab, BatchSlot};
+use super::batch::{Batch, BatchSlab, BatchSlot};
 use super::event::{Event, EventQueue};
 use super::memory;
 use super::request::{ReqId, Request};
@@ -38,6 +38,8 @@ struct Mfu {
 
 struct Engine<'a> {
     cfg: &'a SimConfig,
+    observer: &'a mut dyn RunObserver,
+    stopped_by_observer: bool,
     predictor: &'a dyn ExecutionTimePredictor,
     now: f64,
     queue: EventQueue,
@@ -56,11 +58,38 @@ struct Engine<'a> {
     time_monotone: bool,
 }
 
+/// Watches a run batch by batch and may end it early (the capacity search stops a run as soon as
+/// its SLOs can no longer hold).
+pub trait RunObserver {
+    /// `batch` finished its last stage at `t`; request states are updated. Return true to stop
+    /// the run after this event.
+    fn on_batch_end(&mut self, t: f64, batch: &Batch, requests: &[Request]) -> bool;
+}
+
+/// The observer that never stops a run.
+struct NoObserver;
+
+impl RunObserver for NoObserver {
+    fn on_batch_end(&mut self, _: f64, _: &Batch, _: &[Request]) -> bool {
+        false
+    }
+}
+
 /// Run one simulation of `requests` (sorted by arrival) under `cfg`.
 pub fn simulate(
     cfg: &SimConfig,
     requests: &[RequestSpec],
     predictor: &dyn ExecutionTimePredictor,
+) -> Result<SimOutput, SimError> {
+    simulate_observed(cfg, requests, predictor, &mut NoObserver)
+}
+
+/// [`simulate`] with an observer that sees every finished batch and may stop the run.
+pub fn simulate_observed(
+    cfg: &SimConfig,
+    requests: &[RequestSpec],
+    predictor: &dyn ExecutionTimePredictor,
+    observer: &mut dyn RunObserver,
 ) -> Result<SimOutput, SimError> {
     cfg.validate()?;
     let plan = memory::plan(
@@ -133,6 +162,8 @@ pub fn simulate(
     };
     let mut engine = Engine {
         cfg,
+        observer,
+        stopped_by_observer: false,
         predictor,
         now: 0.0,
         queue: EventQueue::new(requests.len() as u64 + 1),
@@ -166,6 +197,7 @@ pub fn simulate(
         num_batches: engine.batches.batches_formed(),
         num_unfinished,
         hit_time_limit,
+        stopped_early: engine.stopped_by_observer,
         peak_blocks: peak,
         num_blocks: plan.num_blocks,
         time_monotone: engine.time_monotone,
@@ -203,6 +235,9 @@ impl Engine<'_> {
             } else {
                 let (_, ev) = self.queue.pop().expect("checked");
                 self.dispatch(t, ev)?;
+            }
+            if self.stopped_by_observer {
+                return Ok(false);
             }
             // Vidur still handles the event that crossed the limit, then stops.
             if let Some(l) = limit {
@@ -432,6 +467,9 @@ impl Engine<'_> {
             &self.requests,
             rep.base.blocks.memory_usage_percent(),
         );
+        if self.observer.on_batch_end(t, batch, &self.requests) {
+            self.stopped_by_observer = true;
+        }
         self.batches.release(slot);
         self.queue.push(t, Event::ReplicaSchedule { replica: r });
     }

@@ -15,7 +15,7 @@ pub mod schedulers;
 use serde::{Deserialize, Serialize};
 
 pub use config::{Compat, MetricsOptions, RouterKind, SchedulerConfig, SchedulerKind};
-pub use engine::simulate;
+pub use engine::{simulate, simulate_observed, RunObserver};
 
 use crate::catalog::{DeviceSpec, ModelSpec, NodeSpec};
 use crate::metrics::SimMetrics;
@@ -151,6 +151,8 @@ pub struct SimOutput {
     pub num_unfinished: usize,
     /// Whether the time limit stopped the run.
     pub hit_time_limit: bool,
+    /// Whether a [`RunObserver`] stopped the run.
+    pub stopped_early: bool,
     /// Highest KV blocks in use on any replica, and that replica's capacity.
     pub peak_blocks: (u64, u64),
     /// KV blocks per replica.

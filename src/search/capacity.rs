@@ -1,0 +1,452 @@
+//! Capacity of one point: the largest QPS at which every SLO (and the goodput target) holds.
+//!
+//! **Algorithm** (deterministic, documented in the README):
+//! 1. Probe the start QPS (the space's `capacity.start_qps`, else an estimate of the point's
+//!    saturated throughput, see [`estimate_start_qps`]).
+//! 2. Bracket: double after a pass, halve after a failure, until one passing and one failing QPS
+//!    are known (a point failing below `min_qps` has no capacity).
+//! 3. Bisect geometrically (`√(pass·fail)`) until `fail / pass − 1 ≤ precision`.
+//!
+//! Every probe is a full simulation with common random numbers: arrival times at QPS `q` are the
+//! unit-rate arrival times divided by `q`, so all probes of a seed see the same requests in the
+//! same order and only the load changes. Unfinished requests count as SLO violations (Vidur
+//! drops them). A probe stops early, with a failing verdict, once more requests have certainly
+//! violated an SLO than its quantile allows ([`SloGuard`]).
+
+use std::time::Instant;
+
+use super::result::{SimRecord, Slo, SloMetric, SloValue};
+use super::space::CapacitySettings;
+use super::SearchError;
+use crate::metrics::stats::quantile_sorted;
+use crate::predictor::{BatchEntry, ExecutionTimePredictor};
+use crate::sim::batch::Batch;
+use crate::sim::request::Request;
+use crate::sim::{simulate_observed, RunObserver, SimConfig};
+use crate::workload::RequestSpec;
+
+/// The outcome of one capacity search: the capacity and every probe in order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Bisection<R> {
+    /// Largest passing QPS (None: nothing passed down to `min_qps`).
+    pub capacity: Option<f64>,
+    /// `(qps, pass, record)` in probe order.
+    pub probes: Vec<(f64, bool, R)>,
+}
+
+/// Bracket-then-bisect over a monotone pass/fail predicate (see the module docs). `probe`
+/// returns whether the QPS passes and a record kept with it.
+pub fn find_capacity<R, E>(
+    settings: &CapacitySettings,
+    start_qps: f64,
+    mut probe: impl FnMut(f64) -> Result<(bool, R), E>,
+) -> Result<Bisection<R>, E> {
+    let precision = settings.precision_pct / 100.0;
+    let (mut pass, mut fail): (Option<f64>, Option<f64>) = (None, None);
+    let mut probes = Vec::new();
+    let mut q = start_qps.max(settings.min_qps);
+    for _ in 0..settings.max_iterations {
+        let (ok, rec) = probe(q)?;
+        probes.push((q, ok, rec));
+        if ok {
+            pass = Some(pass.map_or(q, |p: f64| p.max(q)));
+        } else {
+            fail = Some(fail.map_or(q, |f: f64| f.min(q)));
+        }
+        q = match (pass, fail) {
+            (Some(p), None) => p * 2.0,
+            (None, Some(f)) => {
+                if f <= settings.min_qps {
+                    break;
+                }
+                (f / 2.0).max(settings.min_qps)
+            }
+            (Some(p), Some(f)) => {
+                if f / p - 1.0 <= precision {
+                    break;
+                }
+                (p * f).sqrt()
+            }
+            (None, None) => unreachable!("a probe was recorded"),
+        };
+    }
+    Ok(Bisection {
+        capacity: pass,
+        probes,
+    })
+}
+
+/// A first guess of a point's capacity: replicas × the request rate one replica sustains when
+/// its batch is full (decode iterations at the batch cap, or what the KV cache holds, plus each
+/// request's prefill). Within a factor of ~2 of the simulated knee, which the bracket absorbs.
+pub fn estimate_start_qps(
+    sim: &SimConfig,
+    predictor: &dyn ExecutionTimePredictor,
+    requests: &[RequestSpec],
+    kv_blocks: u64,
+) -> f64 {
+    let n = requests.len().max(1) as f64;
+    let mean_p = requests
+        .iter()
+        .map(|r| r.num_prefill_tokens as f64)
+        .sum::<f64>()
+        / n;
+    let mean_d = requests
+        .iter()
+        .map(|r| r.num_decode_tokens as f64)
+        .sum::<f64>()
+        / n;
+    let pp = sim.num_pipeline_stages;
+    let per_request_tokens = (mean_p + mean_d).max(1.0);
+    let kv_tokens = kv_blocks as f64 * sim.scheduler.block_size as f64;
+    let batch = (sim.scheduler.batch_size_cap as f64)
+        .min(kv_tokens / per_request_tokens)
+        .max(1.0)
+        .floor() as usize;
+    let decode: Vec<BatchEntry> = (0..batch)
+        .map(|_| BatchEntry {
+            num_tokens: 1,
+            num_processed_tokens: (mean_p + mean_d / 2.0) as u32,
+            is_prefill_complete: true,
+        })
+        .collect();
+    let stage_s = |b: &[BatchEntry]| -> f64 {
+        (0..pp)
+            .map(|s| predictor.predict(b, s).map(|t| t.total_s).unwrap_or(0.0))
+            .fold(0.0, f64::max)
+    };
+    let prefill = [BatchEntry {
+        num_tokens: (mean_p as u32).max(1),
+        num_processed_tokens: 0,
+        is_prefill_complete: false,
+    }];
+    // With PP stages, `pp` micro-batches are in flight: the slowest stage paces the pipeline.
+    let per_request_s = stage_s(&decode) * mean_d / batch as f64 + stage_s(&prefill) / pp as f64;
+    if per_request_s > 0.0 && per_request_s.is_finite() {
+        sim.num_replicas as f64 / per_request_s
+    } else {
+        1.0
+    }
+}
+
+/// Counts certain SLO violations while a run goes and stops it once the SLOs cannot hold.
+pub struct SloGuard<'a> {
+    slos: &'a [Slo],
+    /// Allowed violations per SLO (`floor((1 − q)·population)`).
+    allowed: Vec<u64>,
+    violations: Vec<u64>,
+    /// Goodput: allowed failing requests and per-request failure flags.
+    goodput_allowed: Option<u64>,
+    failed: Vec<bool>,
+    num_failed: u64,
+    /// Inter-token gaps, when a TBT SLO needs them.
+    gaps: Vec<f64>,
+    collect_gaps: bool,
+    /// Per (SLO of a per-request metric): first request (arrival order) that may still be
+    /// pending, for the periodic sweep.
+    cursor: Vec<usize>,
+    batches: u64,
+}
+
+/// One request's value of a per-request metric, if it has reached that milestone.
+fn request_metric(m: SloMetric, r: &Request) -> Option<f64> {
+    match m {
+        SloMetric::Ttft => {
+            (r.prefill_completed_at > 0.0).then_some(r.prefill_completed_at - r.arrived_at)
+        }
+        SloMetric::SchedulingDelay => r.scheduled.then_some(r.scheduling_delay),
+        SloMetric::E2e => r.completed.then_some(r.completed_at - r.arrived_at),
+        SloMetric::Tpot => r
+            .completed
+            .then(|| (r.completed_at - r.prefill_completed_at) / r.num_decode_tokens.max(1) as f64),
+        SloMetric::Tbt => None,
+    }
+}
+
+/// Expected inter-token gaps of a request: one per decode iteration after the first token.
+fn expected_gaps(r: &RequestSpec) -> u64 {
+    r.num_decode_tokens.saturating_sub(1) as u64
+}
+
+impl<'a> SloGuard<'a> {
+    /// A guard for `requests` under `slos` and an optional goodput target.
+    pub fn new(slos: &'a [Slo], goodput: Option<f64>, requests: &[RequestSpec]) -> Self {
+        let n = requests.len() as u64;
+        let gaps: u64 = requests.iter().map(expected_gaps).sum();
+        let allowed = slos
+            .iter()
+            .map(|s| {
+                let pop = if s.metric == SloMetric::Tbt { gaps } else { n };
+                ((1.0 - s.quantile) * pop as f64 + 1e-9).floor() as u64
+            })
+            .collect();
+        let collect_gaps = slos.iter().any(|s| s.metric == SloMetric::Tbt);
+        SloGuard {
+            slos,
+            allowed,
+            violations: vec![0; slos.len()],
+            goodput_allowed: goodput.map(|g| ((1.0 - g) * n as f64 + 1e-9).floor() as u64),
+            failed: vec![false; requests.len()],
+            num_failed: 0,
+            gaps: if collect_gaps {
+                Vec::with_capacity(gaps as usize)
+            } else {
+                Vec::new()
+            },
+            collect_gaps,
+            cursor: vec![0; slos.len()],
+            batches: 0,
+        }
+    }
+
+    fn fail_request(&mut self, id: usize) {
+        if !self.failed[id] {
+            self.failed[id] = true;
+            self.num_failed += 1;
+        }
+    }
+
+    fn exceeded(&self) -> bool {
+        self.violations
+            .iter()
+            .zip(&self.allowed)
+            .any(|(v, a)| v > a)
+            || self.goodput_allowed.is_some_and(|a| self.num_failed > a)
+    }
+
+    /// Requests that have waited past an SLO bound without reaching its milestone are certain
+    /// violators; a sweep over arrival order (from a cursor past the settled prefix) counts them.
+    fn pending_violations(&mut self, t: f64, requests: &[Request]) -> bool {
+        for (i, s) in self.slos.iter().enumerate() {
+            if matches!(s.metric, SloMetric::Tbt | SloMetric::Tpot) {
+                continue;
+            }
+            let cut = t - s.max_seconds;
+            let mut c = self.cursor[i];
+            while c < requests.len() && request_metric(s.metric, &requests[c]).is_some() {
+                c += 1;
+            }
+            self.cursor[i] = c;
+            let mut pending = 0u64;
+            for r in &requests[c..] {
+                if r.arrived_at >= cut {
+                    break;
+                }
+                if request_metric(s.metric, r).is_none() {
+                    pending += 1;
+                }
+            }
+            if self.violations[i] + pending > self.allowed[i] {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Measured SLO values and goodput after the run (unfinished requests as +∞).
+    pub fn evaluate(&self, requests: &[Request], specs: &[RequestSpec]) -> (Vec<SloValue>, f64) {
+        let mut values = Vec::with_capacity(requests.len());
+        let slos = self
+            .slos
+            .iter()
+            .map(|s| {
+                values.clear();
+                if s.metric == SloMetric::Tbt {
+                    values.extend_from_slice(&self.gaps);
+                    let expected: u64 = specs.iter().map(expected_gaps).sum();
+                    let missing = expected.saturating_sub(self.gaps.len() as u64);
+                    values.extend(std::iter::repeat_n(f64::INFINITY, missing as usize));
+                } else {
+                    values.extend(
+                        requests
+                            .iter()
+                            .map(|r| request_metric(s.metric, r).unwrap_or(f64::INFINITY)),
+                    );
+                }
+                let v = quantile_with_inf(&mut values, s.quantile);
+                SloValue {
+                    slo: *s,
+                    value_s: v,
+                    ok: v.is_some_and(|v| v <= s.max_seconds),
+                }
+            })
+            .collect();
+        // Goodput: a request meets every SLO of a per-request metric, and its mean gap (TPOT)
+        // meets the TBT bound.
+        let good = requests
+            .iter()
+            .filter(|r| {
+                self.slos.iter().all(|s| {
+                    let v = match s.metric {
+                        SloMetric::Tbt => request_metric(SloMetric::Tpot, r),
+                        m => request_metric(m, r),
+                    };
+                    v.is_some_and(|v| v <= s.max_seconds)
+                })
+            })
+            .count();
+        (slos, good as f64 / requests.len().max(1) as f64)
+    }
+}
+
+/// numpy-linear quantile of values that may hold +∞ (unfinished requests): None when the
+/// quantile touches an infinite value. Selection, not a sort: O(n) on the ~10⁶ gaps of a run.
+fn quantile_with_inf(values: &mut [f64], q: f64) -> Option<f64> {
+    let n = values.len();
+    if n == 0 {
+        return None;
+    }
+    let virt = q.clamp(0.0, 1.0) * (n - 1) as f64;
+    let lo = virt.floor() as usize;
+    let frac = virt - lo as f64;
+    let (_, &mut a, rest) = values.select_nth_unstable_by(lo, f64::total_cmp);
+    let b = rest.iter().copied().min_by(f64::total_cmp).unwrap_or(a);
+    if !a.is_finite() || (frac > 0.0 && !b.is_finite()) {
+        return None;
+    }
+    if frac == 0.0 {
+        return Some(a);
+    }
+    quantile_sorted(&[a, b], frac)
+}
+
+impl RunObserver for SloGuard<'_> {
+    fn on_batch_end(&mut self, t: f64, batch: &Batch, requests: &[Request]) -> bool {
+        for &id in &batch.requests {
+            let r = &requests[id as usize];
+            let just_prefilled = t == r.prefill_completed_at;
+            let just_completed = r.completed && t == r.completed_at;
+            let gap = r
+                .has_started_decode()
+                .then_some(t - batch.scheduled_at + r.latest_iteration_scheduling_delay);
+            if self.collect_gaps {
+                if let Some(g) = gap {
+                    self.gaps.push(g);
+                }
+            }
+            for i in 0..self.slos.len() {
+                let s = self.slos[i];
+                let v = match s.metric {
+                    SloMetric::Ttft | SloMetric::SchedulingDelay if just_prefilled => {
+                        request_metric(s.metric, r)
+                    }
+                    SloMetric::E2e | SloMetric::Tpot if just_completed => {
+                        request_metric(s.metric, r)
+                    }
+                    SloMetric::Tbt => gap,
+                    _ => None,
+                };
+                if v.is_some_and(|v| v > s.max_seconds) {
+                    self.violations[i] += 1;
+                    self.fail_request(id as usize);
+                }
+            }
+        }
+        self.batches += 1;
+        if self.exceeded() {
+            return true;
+        }
+        // The sweep is O(pending): every 64 batches keeps it off the per-batch path.
+        self.batches.is_multiple_of(64) && self.pending_violations(t, requests)
+    }
+}
+
+/// Run one probe: the unit-rate `base` requests compressed to `qps`, simulated under `sim`.
+pub fn run_probe(
+    sim: &SimConfig,
+    predictor: &dyn ExecutionTimePredictor,
+    base: &[RequestSpec],
+    qps: f64,
+    seed: u64,
+    slos: &[Slo],
+    goodput: Option<f64>,
+) -> Result<SimRecord, SearchError> {
+    let started = Instant::now();
+    let requests: Vec<RequestSpec> = base
+        .iter()
+        .map(|r| RequestSpec {
+            arrived_at: r.arrived_at / qps,
+            ..*r
+        })
+        .collect();
+    let mut guard = SloGuard::new(slos, goodput, &requests);
+    let out = simulate_observed(sim, &requests, predictor, &mut guard)
+        .map_err(|e| SearchError::Sim(Box::new(e)))?;
+    let (values, good) = guard.evaluate(&out.requests, &requests);
+    let pass = values.iter().all(|v| v.ok) && goodput.is_none_or(|g| good >= g);
+    let output_tokens: f64 = out
+        .requests
+        .iter()
+        .filter(|r| r.completed)
+        .map(|r| r.num_decode_tokens as f64)
+        .sum();
+    Ok(SimRecord {
+        seed,
+        qps,
+        pass,
+        slos: values,
+        goodput: good,
+        num_requests: requests.len() as u64,
+        num_unfinished: out.num_unfinished as u64,
+        stopped_early: out.stopped_early,
+        simulated_s: out.end_time,
+        output_tokens_per_s: if out.end_time > 0.0 {
+            output_tokens / out.end_time
+        } else {
+            0.0
+        },
+        wall_s: started.elapsed().as_secs_f64(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(precision_pct: f64) -> CapacitySettings {
+        CapacitySettings {
+            precision_pct,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn finds_a_known_knee_within_the_precision() {
+        for knee in [0.37, 1.0, 3.3, 17.29, 250.0] {
+            for start in [0.05, 1.0, 40.0, 1000.0] {
+                let b =
+                    find_capacity(&settings(2.5), start, |q| Ok::<_, ()>((q <= knee, ()))).unwrap();
+                let c = b.capacity.expect("a capacity");
+                assert!(c <= knee, "capacity {c} above the knee {knee}");
+                assert!(
+                    knee / c - 1.0 <= 0.025 + 1e-12,
+                    "capacity {c} too far below {knee}"
+                );
+                assert!(b.probes.len() <= 20);
+            }
+        }
+    }
+
+    #[test]
+    fn no_capacity_when_nothing_passes() {
+        let b = find_capacity(&settings(2.5), 8.0, |_| Ok::<_, ()>((false, ()))).unwrap();
+        assert_eq!(b.capacity, None);
+        assert!(b.probes.iter().all(|p| !p.1));
+        assert!(b.probes.last().unwrap().0 <= 0.01 + 1e-12);
+    }
+
+    #[test]
+    fn quantiles_with_unfinished_requests() {
+        let mut v = [3.0, f64::INFINITY, 1.0, 2.0];
+        assert_eq!(quantile_with_inf(&mut v, 0.0), Some(1.0));
+        assert_eq!(quantile_with_inf(&mut v, 0.5), Some(2.5));
+        assert!((quantile_with_inf(&mut v, 0.6).unwrap() - 2.8).abs() < 1e-12);
+        assert_eq!(quantile_with_inf(&mut v, 0.9), None);
+        assert_eq!(quantile_with_inf(&mut v, 1.0), None);
+        assert_eq!(quantile_with_inf(&mut [], 0.5), None);
+        // Same as numpy's linear quantile on finite data.
+        let mut w: Vec<f64> = (0..101).map(|i| ((i * 37) % 101) as f64).collect();
+        assert_eq!(quantile_with_inf(&mut w, 0.99), Some(99.0));
+        assert_eq!(quantile_with_inf(&mut w, 0.995), Some(99.5));
+    }
+}

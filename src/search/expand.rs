@@ -1,0 +1,304 @@
+//! Expansion of a space into points (the Cartesian product of every dimension) and the
+//! feasibility filter: a point that cannot run is dropped with a reason, before any simulation.
+
+use std::path::Path;
+
+use super::result::{DroppedPoint, PointConfig};
+use super::space::{Replicas, SearchSpace};
+use super::SearchError;
+use crate::catalog::{self, GpuSpec, HardwareCatalog, ModelSpec};
+use crate::config::sim_yaml::resolve;
+use crate::sim::{memory, MetricsOptions, SchedulerConfig, SchedulerKind, SimConfig};
+
+/// A point ready to simulate.
+#[derive(Debug, Clone)]
+pub struct Point {
+    /// The knobs, as reported.
+    pub config: PointConfig,
+    /// Index into the space's workloads.
+    pub workload: usize,
+    /// Engine configuration (seed and time limit filled in per run).
+    pub sim: SimConfig,
+    /// The GPU's catalog entry.
+    pub gpu: GpuSpec,
+    /// $/GPU-hour (override or the catalog's newest price).
+    pub usd_per_gpu_hour: f64,
+}
+
+/// The expanded space.
+#[derive(Debug, Clone, Default)]
+pub struct Expansion {
+    /// Points to simulate, in expansion order.
+    pub points: Vec<Point>,
+    /// Points dropped, with why.
+    pub dropped: Vec<DroppedPoint>,
+}
+
+impl Expansion {
+    /// Dropped points counted by reason, most frequent first.
+    pub fn dropped_by_reason(&self) -> Vec<(String, usize)> {
+        let mut m = std::collections::BTreeMap::<&str, usize>::new();
+        for d in &self.dropped {
+            *m.entry(&d.reason).or_default() += 1;
+        }
+        let mut v: Vec<(String, usize)> = m.into_iter().map(|(k, n)| (k.to_string(), n)).collect();
+        v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        v
+    }
+}
+
+/// One scheduler variant: kind plus knob values.
+struct SchedVariant {
+    kind: SchedulerKind,
+    chunk: Option<u32>,
+    cap: u32,
+    max_tokens_in_batch: Option<u32>,
+}
+
+fn sched_variants(space: &SearchSpace, max_tokens: u32) -> Vec<SchedVariant> {
+    let mut out = Vec::new();
+    for s in &space.schedulers {
+        let caps = s.batch_size_cap.as_ref().unwrap_or(&space.batch_size_cap);
+        let chunks: Vec<Option<u32>> = match s.kind {
+            SchedulerKind::Sarathi if s.chunk_size.is_empty() => vec![Some(512)],
+            SchedulerKind::Sarathi => s.chunk_size.iter().map(|&c| Some(c)).collect(),
+            _ => vec![None],
+        };
+        // Vidur's explorer sets the token budget to the workload's longest request, so a full
+        // prompt always fits one batch.
+        let budgets: Vec<Option<u32>> = match s.kind {
+            SchedulerKind::Vllm if s.max_tokens_in_batch.is_empty() => vec![Some(max_tokens)],
+            SchedulerKind::Vllm => s.max_tokens_in_batch.iter().map(|&b| Some(b)).collect(),
+            SchedulerKind::Lightllm => vec![Some(max_tokens)],
+            _ => vec![None],
+        };
+        for &chunk in &chunks {
+            for &budget in &budgets {
+                for &cap in caps {
+                    out.push(SchedVariant {
+                        kind: s.kind,
+                        chunk,
+                        cap,
+                        max_tokens_in_batch: budget,
+                    });
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Expand `space` (relative paths resolve against `base_dir`).
+pub fn expand(space: &SearchSpace, base_dir: &Path) -> Result<Expansion, SearchError> {
+    let hardware = match &space.hardware {
+        Some(h) => HardwareCatalog::with_overrides(&resolve(base_dir, h))
+            .map_err(|e| SearchError::field("hardware", e.to_string()))?,
+        None => HardwareCatalog::embedded(),
+    };
+    let models: Vec<ModelSpec> = space
+        .models
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            catalog::resolve_model(m, base_dir)
+                .map_err(|e| SearchError::field(format!("models[{i}]"), e.to_string()))
+        })
+        .collect::<Result<_, _>>()?;
+    let vidur = space.compat.is_vidur();
+    let mut clusters = Vec::new();
+    for (i, c) in space.clusters.iter().enumerate() {
+        let f = |k: &str| format!("clusters[{i}].{k}");
+        let gpu = hardware
+            .gpu(&c.gpu)
+            .map_err(|e| SearchError::field(f("gpu"), e.to_string()))?
+            .clone();
+        let device = catalog::resolve_device(&hardware, &c.gpu, vidur)
+            .map_err(|e| SearchError::field(f("gpu"), e.to_string()))?;
+        let node = catalog::resolve_node(&hardware, c.node.as_deref(), &c.gpu, vidur)
+            .map_err(|e| SearchError::field(f("node"), e.to_string()))?;
+        let price = match price_override(space, &gpu) {
+            Some(p) => p,
+            None => gpu
+                .latest_price()
+                .map(|p| p.usd_per_gpu_hour)
+                .ok_or_else(|| {
+                    SearchError::field(
+                        "prices",
+                        format!(
+                            "the catalog has no price for GPU '{}': add one under `prices:`",
+                            gpu.name
+                        ),
+                    )
+                })?,
+        };
+        clusters.push((c, gpu, device, node, price));
+    }
+    for k in space.prices.keys() {
+        if hardware.gpu(k).is_err() {
+            return Err(SearchError::field(
+                format!("prices.{k}"),
+                format!("'{k}' is not a GPU in the hardware catalog"),
+            ));
+        }
+    }
+
+    let mut out = Expansion::default();
+    for model in &models {
+        for (wi, w) in space.workloads.iter().enumerate() {
+            let variants = sched_variants(space, w.max_tokens);
+            for (cluster, gpu, device, node, price) in &clusters {
+                for &tp in &space.tp {
+                    for &pp in &space.pp {
+                        let replica_counts: Vec<u32> = match &space.replicas {
+                            Replicas::Auto => vec![cluster.max_gpus / (tp * pp)],
+                            Replicas::List(v) => v.clone(),
+                        };
+                        for v in &variants {
+                            for &router in &space.router {
+                                for &replicas in &replica_counts {
+                                    let config = PointConfig {
+                                        model: model.name.clone(),
+                                        workload: w.name.clone(),
+                                        gpu: gpu.name.clone(),
+                                        node: node.name.clone(),
+                                        tp,
+                                        pp,
+                                        replicas,
+                                        scheduler: v.kind.name().to_string(),
+                                        chunk_size: v.chunk,
+                                        batch_size_cap: v.cap,
+                                        max_tokens_in_batch: v.max_tokens_in_batch,
+                                        router: router_name(router).to_string(),
+                                    };
+                                    let mut sched = SchedulerConfig::new(v.kind);
+                                    // The cap is per micro-batch, as in Vidur's explorer: a
+                                    // replica runs up to `cap · pp` requests over its stages.
+                                    sched.batch_size_cap = v.cap * pp;
+                                    sched.chunk_size = v.chunk;
+                                    sched.max_tokens_in_batch = v.max_tokens_in_batch;
+                                    let sim = SimConfig {
+                                        model: model.clone(),
+                                        device: device.clone(),
+                                        node: node.clone(),
+                                        tensor_parallel_size: tp,
+                                        num_pipeline_stages: pp,
+                                        num_replicas: replicas.max(1),
+                                        memory_margin_fraction: space.memory_margin_fraction,
+                                        max_tokens: w.max_tokens,
+                                        scheduler: sched,
+                                        router,
+                                        seed: 0,
+                                        time_limit_s: space.limits.time_limit_s,
+                                        compat: space.compat,
+                                        metrics: MetricsOptions {
+                                            chrome_trace: false,
+                                            token_metrics: true,
+                                        },
+                                    };
+                                    match infeasible(&config, &sim, cluster.max_gpus) {
+                                        Some((reason, detail)) => out.dropped.push(DroppedPoint {
+                                            config,
+                                            reason: reason.to_string(),
+                                            detail,
+                                        }),
+                                        None => out.points.push(Point {
+                                            config,
+                                            workload: wi,
+                                            sim,
+                                            gpu: gpu.clone(),
+                                            usd_per_gpu_hour: *price,
+                                        }),
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn price_override(space: &SearchSpace, gpu: &GpuSpec) -> Option<f64> {
+    space
+        .prices
+        .iter()
+        .find(|(k, _)| {
+            gpu.name.eq_ignore_ascii_case(k)
+                || gpu.aliases.iter().any(|a| a.eq_ignore_ascii_case(k))
+        })
+        .map(|(_, &v)| v)
+}
+
+fn router_name(r: crate::sim::RouterKind) -> &'static str {
+    match r {
+        crate::sim::RouterKind::RoundRobin => "round_robin",
+        crate::sim::RouterKind::Lor => "lor",
+        crate::sim::RouterKind::Random => "random",
+    }
+}
+
+/// Why a point cannot run (reason class, explanation), or None.
+fn infeasible(c: &PointConfig, sim: &SimConfig, max_gpus: u32) -> Option<(&'static str, String)> {
+    let m = &sim.model;
+    let (tp, pp) = (c.tp, c.pp);
+    if c.replicas == 0 || c.num_gpus() > max_gpus {
+        return Some((
+            "gpu_budget",
+            format!(
+                "needs {} GPUs (TP{tp} × PP{pp} × {} replicas), the cluster has {max_gpus}",
+                (c.replicas.max(1) * tp * pp),
+                c.replicas.max(1)
+            ),
+        ));
+    }
+    if !m.num_q_heads.is_multiple_of(tp)
+        || !(m.num_kv_heads.is_multiple_of(tp) || tp.is_multiple_of(m.num_kv_heads))
+        || !m.embedding_dim.is_multiple_of(tp)
+    {
+        return Some((
+            "tp_divides_heads",
+            format!(
+                "TP{tp} does not split {} query / {} KV heads (hidden {}) evenly",
+                m.num_q_heads, m.num_kv_heads, m.embedding_dim
+            ),
+        ));
+    }
+    if !m.num_layers.is_multiple_of(pp) {
+        return Some((
+            "pp_divides_layers",
+            format!("PP{pp} does not divide the {} layers", m.num_layers),
+        ));
+    }
+    if tp > sim.node.num_devices_per_node {
+        return Some((
+            "tp_fits_node",
+            format!(
+                "TP{tp} spans more than one {}-GPU node ({})",
+                sim.node.num_devices_per_node, sim.node.name
+            ),
+        ));
+    }
+    if let Err(e) = memory::plan(
+        m,
+        &sim.device,
+        tp,
+        pp,
+        sim.memory_margin_fraction,
+        sim.max_tokens,
+        &sim.scheduler,
+        sim.compat,
+    ) {
+        return Some((
+            "memory",
+            e.to_string()
+                .trim_start_matches("invalid configuration: ")
+                .to_string(),
+        ));
+    }
+    if let Err(e) = sim.validate() {
+        return Some(("scheduler_knobs", e.to_string()));
+    }
+    None
+}

@@ -1,0 +1,589 @@
+//! Runs a whole search: every feasible point's capacity search in parallel (rayon), with a
+//! progress bar (or plain log lines off a TTY) and a result cache that makes a killed run
+//! resumable.
+//!
+//! **Cache.** Each finished point is written to `<output>/cache/<id>.json`, where `id` hashes
+//! everything that determines its simulations (engine version, point knobs, resolved engine
+//! config, workload, SLOs, capacity settings, seeds, predictor and calibration version). The file
+//! is written to a temporary name, synced and renamed, so a kill -9 at any moment leaves either
+//! the whole file or none. A re-run loads cached points instead of simulating them; prices are
+//! not part of the key (cost is recomputed from the current prices).
+//!
+//! **Determinism.** Each point's searches depend only on the point and its seeds; results are
+//! collected in expansion order, so any `--jobs` gives identical results.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use indicatif::{ProgressBar, ProgressStyle};
+use rayon::prelude::*;
+use serde::Serialize;
+
+use super::capacity::{estimate_start_qps, find_capacity, run_probe};
+use super::expand::{expand, Expansion, Point};
+use super::result::{Cost, PointResult, RunMeta, SearchOutcome, SeedCapacity, SimRecord};
+use super::space::{Arrival, LoadedSpace, SearchSpace, WorkloadSpec};
+use super::{SearchError, ENGINE_VERSION};
+use crate::config::predictor as predictor_build;
+use crate::predictor::ExecutionTimePredictor;
+use crate::sim::memory;
+use crate::workload::{self, IntervalConfig, RequestSpec, SyntheticConfig, WorkloadConfig};
+
+/// How progress is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    /// A bar on a terminal, plain lines otherwise.
+    Auto,
+    /// Plain log lines on stderr.
+    Plain,
+    /// Nothing.
+    Quiet,
+}
+
+/// Options of a run.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Worker threads (≥ 1).
+    pub jobs: usize,
+    /// Output folder (the cache lives in `<output>/cache`).
+    pub output: PathBuf,
+    /// Progress display.
+    pub progress: Progress,
+    /// Ignore cached points (they are overwritten).
+    pub fresh: bool,
+}
+
+type BoxedPredictor = Box<dyn ExecutionTimePredictor>;
+
+/// Everything shared by the points of one run.
+struct Shared {
+    space: SearchSpace,
+    /// Unit-rate requests per (workload, seed).
+    requests: HashMap<(usize, u64), Arc<Vec<RequestSpec>>>,
+    predictors: HashMap<String, Arc<dyn ExecutionTimePredictor>>,
+    calibration_version: String,
+}
+
+fn predictor_key(p: &Point) -> String {
+    let s = &p.sim;
+    format!(
+        "{}|{}|{}|{}|{}|{}",
+        s.model.name,
+        s.device.name,
+        s.node.name,
+        s.tensor_parallel_size,
+        s.num_pipeline_stages,
+        s.scheduler.block_size
+    )
+}
+
+/// Requests of workload `w` with seed `seed` at one request per second on average.
+fn unit_rate_requests(
+    space: &SearchSpace,
+    w: &WorkloadSpec,
+    seed: u64,
+    base_dir: &Path,
+) -> Result<Vec<RequestSpec>, SearchError> {
+    let n = space
+        .limits
+        .max_requests
+        .map_or(w.num_requests, |m| m.min(w.num_requests));
+    let intervals = match w.arrival {
+        Arrival::Poisson => IntervalConfig::Poisson { qps: 1.0 },
+        Arrival::Gamma { cv } => IntervalConfig::Gamma { qps: 1.0, cv },
+    };
+    let cfg = WorkloadConfig::Synthetic(SyntheticConfig {
+        seed,
+        num_requests: Some(n),
+        duration_s: None,
+        max_tokens: w.max_tokens,
+        lengths: w.lengths.clone(),
+        intervals,
+    });
+    workload::generate(&cfg, space.compat, base_dir).map_err(|source| SearchError::Workload {
+        name: w.name.clone(),
+        source: Box::new(source),
+    })
+}
+
+impl Shared {
+    fn new(loaded: &LoadedSpace, exp: &Expansion) -> Result<Shared, SearchError> {
+        let space = &loaded.space;
+        let mut requests = HashMap::new();
+        for (wi, w) in space.workloads.iter().enumerate() {
+            if !exp.points.iter().any(|p| p.workload == wi) {
+                continue;
+            }
+            for &seed in &space.seeds {
+                let r = unit_rate_requests(space, w, seed, &loaded.base_dir)?;
+                requests.insert((wi, seed), Arc::new(r));
+            }
+        }
+        let cal = predictor_build::calibration(&space.predictor, &loaded.base_dir)
+            .map_err(|e| SearchError::field(e.field, e.msg))?;
+        let mut keys: BTreeMap<String, &Point> = BTreeMap::new();
+        for p in &exp.points {
+            keys.entry(predictor_key(p)).or_insert(p);
+        }
+        let built: Vec<(String, Result<BoxedPredictor, SearchError>)> = keys
+            .into_par_iter()
+            .map(|(k, p)| {
+                let r = predictor_build::build(
+                    &space.predictor,
+                    &p.sim,
+                    Some(&p.gpu),
+                    &cal,
+                    &loaded.base_dir,
+                )
+                .map_err(|e| SearchError::Point {
+                    point: p.config.describe(),
+                    source: Box::new(SearchError::field(e.field, e.msg)),
+                });
+                (k, r)
+            })
+            .collect();
+        let mut predictors = HashMap::new();
+        for (k, r) in built {
+            predictors.insert(k, Arc::from(r?));
+        }
+        Ok(Shared {
+            space: space.clone(),
+            requests,
+            predictors,
+            calibration_version: cal.version.clone(),
+        })
+    }
+}
+
+/// What a point's cache id hashes.
+#[derive(Serialize)]
+struct CacheKey<'a> {
+    engine: &'a str,
+    point: &'a super::result::PointConfig,
+    sim: &'a crate::sim::SimConfig,
+    workload: &'a WorkloadSpec,
+    max_requests: Option<u64>,
+    slos: &'a [super::result::Slo],
+    goodput: Option<f64>,
+    capacity: &'a super::space::CapacitySettings,
+    seeds: &'a [u64],
+    predictor: &'a crate::config::sim_yaml::PredictorConfig,
+    calibration_version: &'a str,
+}
+
+/// FNV-1a, 64 bits, as 16 hex digits: stable across platforms and releases (std's hasher is not).
+fn fnv64(bytes: &[u8]) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
+
+fn point_id(shared: &Shared, p: &Point) -> String {
+    let s = &shared.space;
+    let key = CacheKey {
+        engine: ENGINE_VERSION,
+        point: &p.config,
+        sim: &p.sim,
+        workload: &s.workloads[p.workload],
+        max_requests: s.limits.max_requests,
+        slos: &s.slos,
+        goodput: s.goodput,
+        capacity: &s.capacity,
+        seeds: &s.seeds,
+        predictor: &s.predictor,
+        calibration_version: &shared.calibration_version,
+    };
+    fnv64(&serde_json::to_vec(&key).expect("plain data serializes"))
+}
+
+/// Write `bytes` to `path` so that no reader ever sees a partial file: temporary file in the
+/// same folder, fsync, rename.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension(format!(
+        "{}.tmp{}",
+        path.extension().and_then(|e| e.to_str()).unwrap_or(""),
+        std::process::id()
+    ));
+    {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, path)
+}
+
+/// Lower median of the seeds' capacities (no capacity counts as 0), and the index of that seed.
+fn median_seed(seeds: &[SeedCapacity]) -> Option<usize> {
+    let mut idx: Vec<usize> = (0..seeds.len()).collect();
+    idx.sort_by(|&a, &b| {
+        let ca = seeds[a].capacity_qps.unwrap_or(0.0);
+        let cb = seeds[b].capacity_qps.unwrap_or(0.0);
+        ca.total_cmp(&cb).then(a.cmp(&b))
+    });
+    idx.get((idx.len().max(1) - 1) / 2).copied()
+}
+
+/// Cost figures of a point at `capacity` (mean output tokens per request `mean_decode`).
+fn cost(num_gpus: u32, usd_per_gpu_hour: f64, capacity: Option<f64>, mean_decode: f64) -> Cost {
+    let usd_per_hour = num_gpus as f64 * usd_per_gpu_hour;
+    let cap = capacity.filter(|c| *c > 0.0);
+    Cost {
+        usd_per_gpu_hour,
+        usd_per_hour,
+        qps_per_dollar: cap.map(|c| c / usd_per_hour),
+        usd_per_million_output_tokens: cap
+            .filter(|_| mean_decode > 0.0)
+            .map(|c| usd_per_hour / (c * mean_decode * 3600.0) * 1e6),
+    }
+}
+
+fn mean_decode(r: &[RequestSpec]) -> f64 {
+    r.iter().map(|x| x.num_decode_tokens as f64).sum::<f64>() / r.len().max(1) as f64
+}
+
+/// Search one point under every seed.
+fn evaluate_point(shared: &Shared, p: &Point, id: String) -> Result<PointResult, SearchError> {
+    let started = Instant::now();
+    let s = &shared.space;
+    let predictor = shared.predictors[&predictor_key(p)].as_ref();
+    let plan = memory::plan(
+        &p.sim.model,
+        &p.sim.device,
+        p.sim.tensor_parallel_size,
+        p.sim.num_pipeline_stages,
+        p.sim.memory_margin_fraction,
+        p.sim.max_tokens,
+        &p.sim.scheduler,
+        p.sim.compat,
+    )
+    .map_err(|e| SearchError::Sim(Box::new(e)))?;
+    let mut seeds = Vec::with_capacity(s.seeds.len());
+    let mut first_base: Option<Arc<Vec<RequestSpec>>> = None;
+    for &seed in &s.seeds {
+        let base = shared.requests[&(p.workload, seed)].clone();
+        let mut sim = p.sim.clone();
+        sim.seed = seed;
+        sim.metrics.token_metrics = false;
+        let start = s
+            .capacity
+            .start_qps
+            .unwrap_or_else(|| estimate_start_qps(&sim, predictor, &base, plan.num_blocks));
+        let b = find_capacity(&s.capacity, start, |qps| {
+            let rec = run_probe(&sim, predictor, &base, qps, seed, &s.slos, s.goodput)?;
+            Ok::<_, SearchError>((rec.pass, rec))
+        })?;
+        let runs: Vec<SimRecord> = b.probes.into_iter().map(|(_, _, r)| r).collect();
+        let at_capacity = b
+            .capacity
+            .and_then(|c| runs.iter().find(|r| r.pass && r.qps == c).cloned());
+        seeds.push(SeedCapacity {
+            seed,
+            capacity_qps: b.capacity,
+            at_capacity,
+            runs,
+        });
+        first_base.get_or_insert(base);
+    }
+    let md = first_base.as_deref().map_or(0.0, |b| mean_decode(b));
+    Ok(assemble(p, id, seeds, md, started.elapsed().as_secs_f64()))
+}
+
+/// Build a point's result from its per-seed searches.
+fn assemble(
+    p: &Point,
+    id: String,
+    seeds: Vec<SeedCapacity>,
+    mean_decode: f64,
+    wall_s: f64,
+) -> PointResult {
+    let caps: Vec<f64> = seeds
+        .iter()
+        .map(|s| s.capacity_qps.unwrap_or(0.0))
+        .collect();
+    let med = median_seed(&seeds).map(|i| &seeds[i]);
+    let capacity = med.and_then(|s| s.capacity_qps);
+    let at = med.and_then(|s| s.at_capacity.as_ref());
+    let positive = |v: f64| (v > 0.0).then_some(v);
+    PointResult {
+        id,
+        num_gpus: p.config.num_gpus(),
+        config: p.config.clone(),
+        capacity_qps: capacity,
+        capacity_min: caps.iter().copied().reduce(f64::min).and_then(positive),
+        capacity_max: caps.iter().copied().reduce(f64::max).and_then(positive),
+        at_capacity: at.map(|r| r.slos.clone()).unwrap_or_default(),
+        goodput_at_capacity: at.map(|r| r.goodput),
+        output_tokens_per_s: capacity.map(|c| c * mean_decode),
+        cost: cost(
+            p.config.num_gpus(),
+            p.usd_per_gpu_hour,
+            capacity,
+            mean_decode,
+        ),
+        sims_run: seeds.iter().map(|s| s.runs.len() as u32).sum(),
+        seeds,
+        wall_s,
+    }
+}
+
+/// Shows progress: a bar on a terminal, a log line per point otherwise.
+struct Reporter {
+    bar: Option<ProgressBar>,
+    plain: bool,
+    total: usize,
+    state: Mutex<(usize, Option<(f64, String)>)>,
+}
+
+impl Reporter {
+    fn new(mode: Progress, total: usize) -> Reporter {
+        let tty = std::io::stderr().is_terminal();
+        let bar = (mode == Progress::Auto && tty).then(|| {
+            let b = ProgressBar::new(total as u64);
+            b.set_style(
+                ProgressStyle::with_template(
+                    "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} points, ETA {eta} | {msg}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+            b
+        });
+        Reporter {
+            plain: mode == Progress::Plain || (mode == Progress::Auto && !tty),
+            bar,
+            total,
+            state: Mutex::new((0, None)),
+        }
+    }
+
+    fn point_done(&self, r: &PointResult, cached: bool) {
+        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        st.0 += 1;
+        if let Some(q) = r.cost.qps_per_dollar {
+            if st.1.as_ref().is_none_or(|b| q > b.0) {
+                st.1 = Some((q, r.config.describe()));
+            }
+        }
+        let best =
+            st.1.as_ref()
+                .map_or("best: none meets the SLOs yet".to_string(), |(q, d)| {
+                    format!("best {q:.3} QPS per $/h: {d}")
+                });
+        if let Some(b) = &self.bar {
+            b.set_message(best);
+            b.inc(1);
+        } else if self.plain {
+            let cap = r
+                .capacity_qps
+                .map_or("no load meets the SLOs".to_string(), |c| {
+                    format!("capacity {c:.3} QPS")
+                });
+            eprintln!(
+                "[{}/{}] {}: {cap} ({} sims{}) | {best}",
+                st.0,
+                self.total,
+                r.config.describe(),
+                r.sims_run,
+                if cached { ", cached" } else { "" }
+            );
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(b) = &self.bar {
+            b.finish();
+        }
+    }
+}
+
+/// Current UTC time as RFC 3339 (seconds).
+fn now_rfc3339() -> String {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs()) as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Howard Hinnant's civil-from-days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Expand, simulate every feasible point (or load it from the cache) and return the outcome.
+pub fn run(loaded: &LoadedSpace, opts: &RunOptions) -> Result<SearchOutcome, SearchError> {
+    let started = Instant::now();
+    let started_at = now_rfc3339();
+    let space = &loaded.space;
+    let exp = expand(space, &loaded.base_dir)?;
+    let shared = Shared::new(loaded, &exp)?;
+    let cache_dir = opts.output.join("cache");
+    std::fs::create_dir_all(&cache_dir).map_err(|source| SearchError::Io {
+        path: cache_dir.clone(),
+        source,
+    })?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(opts.jobs.max(1))
+        .build()
+        .map_err(|e| SearchError::field("jobs", e.to_string()))?;
+    let reporter = Reporter::new(opts.progress, exp.points.len());
+    let results: Vec<Result<(PointResult, bool), SearchError>> = pool.install(|| {
+        exp.points
+            .par_iter()
+            .map(|p| {
+                let id = point_id(&shared, p);
+                let file = cache_dir.join(format!("{id}.json"));
+                if !opts.fresh {
+                    if let Some(mut r) = std::fs::read(&file)
+                        .ok()
+                        .and_then(|b| serde_json::from_slice::<PointResult>(&b).ok())
+                        .filter(|r| r.id == id)
+                    {
+                        // Prices are not part of the key: re-price with today's figures.
+                        let md = r
+                            .output_tokens_per_s
+                            .zip(r.capacity_qps)
+                            .map_or(0.0, |(t, c)| t / c);
+                        r.cost = cost(r.num_gpus, p.usd_per_gpu_hour, r.capacity_qps, md);
+                        reporter.point_done(&r, true);
+                        return Ok((r, true));
+                    }
+                }
+                let r = evaluate_point(&shared, p, id).map_err(|e| SearchError::Point {
+                    point: p.config.describe(),
+                    source: Box::new(e),
+                })?;
+                let bytes = serde_json::to_vec_pretty(&r).expect("plain data serializes");
+                write_atomic(&file, &bytes).map_err(|source| SearchError::Io {
+                    path: file.clone(),
+                    source,
+                })?;
+                reporter.point_done(&r, false);
+                Ok((r, false))
+            })
+            .collect()
+    });
+    reporter.finish();
+    let mut points = Vec::with_capacity(results.len());
+    let (mut cached, mut sims) = (0usize, 0u64);
+    for r in results {
+        let (p, was_cached) = r?;
+        if was_cached {
+            cached += 1;
+        } else {
+            sims += p.sims_run as u64;
+        }
+        points.push(p);
+    }
+    let predictor = exp
+        .points
+        .first()
+        .map(|p| shared.predictors[&predictor_key(p)].describe())
+        .unwrap_or_else(|| format!("{:?}", space.predictor));
+    Ok(SearchOutcome {
+        meta: RunMeta {
+            name: space.name.clone(),
+            space_file: loaded.path.display().to_string(),
+            space_yaml: loaded.text.clone(),
+            engine_version: ENGINE_VERSION.to_string(),
+            predictor,
+            started_at,
+            wall_s: started.elapsed().as_secs_f64(),
+            jobs: opts.jobs.max(1),
+            num_points: points.len(),
+            num_cached: cached,
+            num_sims: sims,
+            slos: space.slos.clone(),
+            goodput_target: space.goodput,
+        },
+        points,
+        dropped: exp.dropped,
+    })
+}
+
+/// What `--dry-run` prints: the expansion and a rough run-time estimate.
+#[derive(Debug, Clone)]
+pub struct DryRun {
+    /// The expansion.
+    pub expansion: Expansion,
+    /// Estimated wall seconds with `jobs` threads.
+    pub estimate_s: f64,
+    /// Simulations expected.
+    pub estimated_sims: u64,
+}
+
+/// Expand the space and time a few short probes to estimate the run time: points × seeds ×
+/// ~7 probes × requests × measured seconds per request, over `jobs`.
+pub fn dry_run(loaded: &LoadedSpace, jobs: usize) -> Result<DryRun, SearchError> {
+    let space = &loaded.space;
+    let exp = expand(space, &loaded.base_dir)?;
+    const PROBES_PER_SEARCH: u64 = 7;
+    let sims = exp.points.len() as u64 * space.seeds.len() as u64 * PROBES_PER_SEARCH;
+    if exp.points.is_empty() {
+        return Ok(DryRun {
+            expansion: exp,
+            estimate_s: 0.0,
+            estimated_sims: 0,
+        });
+    }
+    let shared = Shared::new(loaded, &exp)?;
+    // Time one probe at the estimated knee on up to 3 points spread over the expansion.
+    let picks: Vec<&Point> = {
+        let n = exp.points.len();
+        let mut v: Vec<usize> = vec![0, n / 2, n - 1];
+        v.dedup();
+        v.into_iter().map(|i| &exp.points[i]).collect()
+    };
+    let mut per_request = 0.0;
+    for p in &picks {
+        let seed = space.seeds[0];
+        let full = &shared.requests[&(p.workload, seed)];
+        let base: Vec<RequestSpec> = full.iter().take(300).copied().collect();
+        let predictor = shared.predictors[&predictor_key(p)].as_ref();
+        let mut sim = p.sim.clone();
+        sim.metrics.token_metrics = false;
+        let plan = memory::plan(
+            &sim.model,
+            &sim.device,
+            sim.tensor_parallel_size,
+            sim.num_pipeline_stages,
+            sim.memory_margin_fraction,
+            sim.max_tokens,
+            &sim.scheduler,
+            sim.compat,
+        )
+        .map_err(|e| SearchError::Sim(Box::new(e)))?;
+        let q = estimate_start_qps(&sim, predictor, &base, plan.num_blocks);
+        let t = Instant::now();
+        run_probe(&sim, predictor, &base, q, seed, &space.slos, space.goodput)?;
+        per_request += t.elapsed().as_secs_f64() / base.len().max(1) as f64;
+    }
+    per_request /= picks.len() as f64;
+    let requests: f64 = exp
+        .points
+        .iter()
+        .map(|p| shared.requests[&(p.workload, space.seeds[0])].len() as f64)
+        .sum::<f64>()
+        / exp.points.len() as f64;
+    let estimate_s = sims as f64 * requests * per_request / jobs.max(1) as f64;
+    Ok(DryRun {
+        expansion: exp,
+        estimate_s,
+        estimated_sims: sims,
+    })
+}

@@ -1,0 +1,477 @@
+//! The search-space YAML (`vidur-search run SPACE.yaml`), field by field in the README. These
+//! are the serde types: unknown fields are errors, and every error names the file, line and
+//! column (serde-saphyr) or the field path (checks after parsing).
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::de::{self, Deserializer, SeqAccess, Visitor};
+use serde::{Deserialize, Serialize};
+
+use super::result::{Slo, SloMetric};
+use super::SearchError;
+use crate::config::sim_yaml::PredictorConfig;
+use crate::sim::{Compat, RouterKind, SchedulerKind};
+use crate::workload::LengthConfig;
+
+/// The whole search space.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchSpace {
+    /// Name: the output folder is `reports/<name>/` unless `--output` says otherwise.
+    pub name: String,
+    /// Free text shown in the report.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Models: a catalog / Hugging Face name, or a path to a `config.json` (relative to this
+    /// file).
+    pub models: Vec<String>,
+    /// Workloads: request lengths, arrival process, number of requests.
+    pub workloads: Vec<WorkloadSpec>,
+    /// Clusters: GPU SKU, node shape, GPU budget.
+    pub clusters: Vec<ClusterSpec>,
+    /// Tensor-parallel degrees (default `[1]`).
+    #[serde(default = "one_list")]
+    pub tp: Vec<u32>,
+    /// Pipeline-stage counts (default `[1]`).
+    #[serde(default = "one_list")]
+    pub pp: Vec<u32>,
+    /// Replica counts, or `auto` (default): as many as the cluster's GPU budget allows.
+    #[serde(default)]
+    pub replicas: Replicas,
+    /// Replica schedulers with their knobs.
+    pub schedulers: Vec<SchedulerSpec>,
+    /// Batch-size caps (max running requests per replica) for schedulers that do not list their
+    /// own (default `[128]`).
+    #[serde(default = "default_caps")]
+    pub batch_size_cap: Vec<u32>,
+    /// Global routers (default `[round_robin]`).
+    #[serde(default = "default_routers")]
+    pub router: Vec<RouterKind>,
+    /// Latency objectives; a point's capacity is the largest QPS meeting all of them.
+    pub slos: Vec<Slo>,
+    /// Optional goodput target: the share of requests that must meet every SLO individually.
+    #[serde(default)]
+    pub goodput: Option<f64>,
+    /// Capacity-search settings.
+    #[serde(default)]
+    pub capacity: CapacitySettings,
+    /// Simulation limits.
+    #[serde(default)]
+    pub limits: Limits,
+    /// $/GPU-hour overrides by GPU name or alias (default: the catalog's newest price).
+    #[serde(default)]
+    pub prices: BTreeMap<String, f64>,
+    /// User hardware file (relative to this file) merged into the built-in catalog.
+    #[serde(default)]
+    pub hardware: Option<String>,
+    /// Workload seeds; several give a min/median/max capacity band (default `[42]`).
+    #[serde(default = "default_seeds")]
+    pub seeds: Vec<u64>,
+    /// Execution-time predictor (default: analytic with the embedded calibration).
+    #[serde(default)]
+    pub predictor: PredictorConfig,
+    /// Engine semantics (default `default`).
+    #[serde(default)]
+    pub compat: Compat,
+    /// Share of GPU memory held back from the KV cache (default 0.1).
+    #[serde(default = "default_margin")]
+    pub memory_margin_fraction: f64,
+}
+
+/// One workload.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkloadSpec {
+    /// Name used in results and file names.
+    pub name: String,
+    /// Request lengths: `{builtin: {name: chat}}`, `{trace: {trace_file: ...}}`, `{zipf: ...}`,
+    /// `{uniform: ...}` or `{fixed: ...}` (as in a simulation YAML).
+    pub lengths: LengthConfig,
+    /// Arrival process; its rate is what the capacity search varies (default `poisson`).
+    #[serde(default)]
+    pub arrival: Arrival,
+    /// Requests per simulation (default 2000).
+    #[serde(default = "default_requests")]
+    pub num_requests: u64,
+    /// Longest request (prompt + output) in tokens; also sizes the KV planner (default 4096).
+    #[serde(default = "default_max_tokens")]
+    pub max_tokens: u32,
+}
+
+/// Arrival process of a workload.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Arrival {
+    /// Exponential gaps.
+    #[default]
+    Poisson,
+    /// Gamma gaps with this coefficient of variation (> 1 is burstier than Poisson).
+    Gamma {
+        /// Coefficient of variation of the gaps.
+        cv: f64,
+    },
+}
+
+/// One cluster: which GPUs and how many.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterSpec {
+    /// GPU name or alias in the hardware catalog.
+    pub gpu: String,
+    /// Node shape (default: the GPU's default node).
+    #[serde(default)]
+    pub node: Option<String>,
+    /// GPU budget: points needing more are dropped.
+    pub max_gpus: u32,
+}
+
+/// A scheduler and the knob values to try.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SchedulerSpec {
+    /// `vllm`, `orca`, `sarathi`, `lightllm` or `faster_transformer`.
+    #[serde(rename = "type")]
+    pub kind: SchedulerKind,
+    /// Sarathi chunk sizes (default `[512]`; only for sarathi).
+    #[serde(default)]
+    pub chunk_size: Vec<u32>,
+    /// Batch-size caps for this scheduler (default: the space's `batch_size_cap`).
+    #[serde(default)]
+    pub batch_size_cap: Option<Vec<u32>>,
+    /// vLLM token budgets per batch (default `[max_tokens of the workload]`; only for vllm).
+    #[serde(default)]
+    pub max_tokens_in_batch: Vec<u32>,
+}
+
+/// Replica counts.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum Replicas {
+    /// As many as the GPU budget allows: `max_gpus / (tp · pp)`.
+    #[default]
+    Auto,
+    /// These counts (points over the budget are dropped).
+    List(Vec<u32>),
+}
+
+impl Serialize for Replicas {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Replicas::Auto => s.serialize_str("auto"),
+            Replicas::List(v) => v.serialize(s),
+        }
+    }
+}
+
+// Hand-written so a bad value keeps its exact line/column (an untagged enum would not).
+impl<'de> Deserialize<'de> for Replicas {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Replicas;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("`auto` or a list of replica counts")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Replicas, E> {
+                if v == "auto" {
+                    Ok(Replicas::Auto)
+                } else {
+                    Err(E::invalid_value(de::Unexpected::Str(v), &self))
+                }
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Replicas, A::Error> {
+                let mut v = Vec::new();
+                while let Some(x) = seq.next_element::<u32>()? {
+                    v.push(x);
+                }
+                Ok(Replicas::List(v))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// How each point's capacity is searched (see `search::capacity`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CapacitySettings {
+    /// First QPS probed (default: an estimate from the predictor's saturated throughput).
+    #[serde(default)]
+    pub start_qps: Option<f64>,
+    /// Stop when the bracket [pass, fail] is narrower than this share of the passing QPS, in
+    /// percent (default 2.5).
+    #[serde(default = "default_precision")]
+    pub precision_pct: f64,
+    /// Simulations per point and seed at most (default 20).
+    #[serde(default = "default_iterations")]
+    pub max_iterations: u32,
+    /// Give up below this QPS: the point meets the SLOs at no load worth serving (default 0.01).
+    #[serde(default = "default_min_qps")]
+    pub min_qps: f64,
+}
+
+impl Default for CapacitySettings {
+    fn default() -> Self {
+        CapacitySettings {
+            start_qps: None,
+            precision_pct: default_precision(),
+            max_iterations: default_iterations(),
+            min_qps: default_min_qps(),
+        }
+    }
+}
+
+/// Per-simulation limits.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    /// Stop each simulation after this much simulated time; requests unfinished then count as
+    /// SLO violations (default: none; overloaded runs stop as soon as the SLOs cannot hold).
+    #[serde(default)]
+    pub time_limit_s: Option<f64>,
+    /// Cap on every workload's `num_requests` (e.g. for a quick look).
+    #[serde(default)]
+    pub max_requests: Option<u64>,
+}
+
+fn one_list() -> Vec<u32> {
+    vec![1]
+}
+fn default_caps() -> Vec<u32> {
+    vec![128]
+}
+fn default_routers() -> Vec<RouterKind> {
+    vec![RouterKind::RoundRobin]
+}
+fn default_seeds() -> Vec<u64> {
+    vec![42]
+}
+fn default_margin() -> f64 {
+    0.1
+}
+fn default_requests() -> u64 {
+    2000
+}
+fn default_max_tokens() -> u32 {
+    4096
+}
+fn default_precision() -> f64 {
+    2.5
+}
+fn default_iterations() -> u32 {
+    20
+}
+fn default_min_qps() -> f64 {
+    0.01
+}
+
+/// A loaded, checked space and where it came from.
+#[derive(Debug, Clone)]
+pub struct LoadedSpace {
+    /// The space.
+    pub space: SearchSpace,
+    /// The file as given.
+    pub path: PathBuf,
+    /// Its text (kept for the report).
+    pub text: String,
+    /// Folder relative paths resolve against.
+    pub base_dir: PathBuf,
+}
+
+impl SearchSpace {
+    /// Parse and check a space file.
+    pub fn load(path: &Path) -> Result<LoadedSpace, SearchError> {
+        let text = std::fs::read_to_string(path).map_err(|source| SearchError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let space = Self::parse(&text).map_err(|msg| SearchError::Space {
+            path: path.to_path_buf(),
+            msg,
+        })?;
+        Ok(LoadedSpace {
+            space,
+            path: path.to_path_buf(),
+            text,
+            base_dir: path.parent().map(Path::to_path_buf).unwrap_or_default(),
+        })
+    }
+
+    /// Parse and check YAML text; the message names the line/column or the field.
+    pub fn parse(text: &str) -> Result<SearchSpace, String> {
+        let space: SearchSpace = serde_saphyr::from_str(text).map_err(|e| e.to_string())?;
+        space.check()?;
+        Ok(space)
+    }
+
+    /// Value checks serde cannot express.
+    fn check(&self) -> Result<(), String> {
+        let nonempty = |field: &str, n: usize| {
+            if n == 0 {
+                Err(format!("field '{field}': needs at least one entry"))
+            } else {
+                Ok(())
+            }
+        };
+        if self.name.trim().is_empty()
+            || !self
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        {
+            return Err(format!(
+                "field 'name': '{}' must be a non-empty file-name-safe string (letters, digits, '-', '_', '.')",
+                self.name
+            ));
+        }
+        nonempty("models", self.models.len())?;
+        nonempty("workloads", self.workloads.len())?;
+        nonempty("clusters", self.clusters.len())?;
+        nonempty("tp", self.tp.len())?;
+        nonempty("pp", self.pp.len())?;
+        nonempty("schedulers", self.schedulers.len())?;
+        nonempty("batch_size_cap", self.batch_size_cap.len())?;
+        nonempty("router", self.router.len())?;
+        nonempty("slos", self.slos.len())?;
+        nonempty("seeds", self.seeds.len())?;
+        let positive = |field: String, v: &[u32]| match v.iter().find(|&&x| x == 0) {
+            Some(_) => Err(format!("field '{field}': values must be at least 1")),
+            None => Ok(()),
+        };
+        positive("tp".into(), &self.tp)?;
+        positive("pp".into(), &self.pp)?;
+        positive("batch_size_cap".into(), &self.batch_size_cap)?;
+        if let Replicas::List(v) = &self.replicas {
+            nonempty("replicas", v.len())?;
+            positive("replicas".into(), v)?;
+        }
+        let mut names = std::collections::BTreeSet::new();
+        for (i, w) in self.workloads.iter().enumerate() {
+            if !names.insert(&w.name) {
+                return Err(format!(
+                    "field 'workloads[{i}].name': '{}' is used twice",
+                    w.name
+                ));
+            }
+            if w.num_requests == 0 {
+                return Err(format!(
+                    "field 'workloads[{i}].num_requests': must be at least 1"
+                ));
+            }
+            if w.max_tokens == 0 {
+                return Err(format!(
+                    "field 'workloads[{i}].max_tokens': must be at least 1"
+                ));
+            }
+            if let Arrival::Gamma { cv } = w.arrival {
+                if !(cv.is_finite() && cv > 0.0) {
+                    return Err(format!(
+                        "field 'workloads[{i}].arrival.gamma.cv': must be a finite number > 0, got {cv}"
+                    ));
+                }
+            }
+        }
+        for (i, c) in self.clusters.iter().enumerate() {
+            if c.max_gpus == 0 {
+                return Err(format!(
+                    "field 'clusters[{i}].max_gpus': must be at least 1"
+                ));
+            }
+        }
+        for (i, s) in self.schedulers.iter().enumerate() {
+            let f = |k: &str| format!("schedulers[{i}].{k}");
+            if !s.chunk_size.is_empty() && s.kind != SchedulerKind::Sarathi {
+                return Err(format!(
+                    "field '{}': only the sarathi scheduler has a chunk size",
+                    f("chunk_size")
+                ));
+            }
+            if !s.max_tokens_in_batch.is_empty() && s.kind != SchedulerKind::Vllm {
+                return Err(format!(
+                    "field '{}': only the vllm scheduler has a token budget",
+                    f("max_tokens_in_batch")
+                ));
+            }
+            positive(f("chunk_size"), &s.chunk_size)?;
+            positive(f("max_tokens_in_batch"), &s.max_tokens_in_batch)?;
+            if let Some(c) = &s.batch_size_cap {
+                nonempty(&f("batch_size_cap"), c.len())?;
+                positive(f("batch_size_cap"), c)?;
+            }
+        }
+        for (i, s) in self.slos.iter().enumerate() {
+            if !(s.quantile > 0.0 && s.quantile <= 1.0) {
+                return Err(format!(
+                    "field 'slos[{i}].quantile': must be in (0, 1], got {}",
+                    s.quantile
+                ));
+            }
+            if !(s.max_seconds.is_finite() && s.max_seconds > 0.0) {
+                return Err(format!(
+                    "field 'slos[{i}].max_seconds': must be a finite number > 0, got {}",
+                    s.max_seconds
+                ));
+            }
+        }
+        if let Some(g) = self.goodput {
+            if !(g > 0.0 && g <= 1.0) {
+                return Err(format!("field 'goodput': must be in (0, 1], got {g}"));
+            }
+        }
+        let c = &self.capacity;
+        if let Some(q) = c.start_qps {
+            if !(q.is_finite() && q > 0.0) {
+                return Err(format!("field 'capacity.start_qps': must be > 0, got {q}"));
+            }
+        }
+        if !(c.precision_pct > 0.0 && c.precision_pct < 100.0) {
+            return Err(format!(
+                "field 'capacity.precision_pct': must be in (0, 100), got {}",
+                c.precision_pct
+            ));
+        }
+        if c.max_iterations < 2 {
+            return Err("field 'capacity.max_iterations': must be at least 2".into());
+        }
+        if !(c.min_qps.is_finite() && c.min_qps > 0.0) {
+            return Err(format!(
+                "field 'capacity.min_qps': must be > 0, got {}",
+                c.min_qps
+            ));
+        }
+        if let Some(t) = self.limits.time_limit_s {
+            if !(t.is_finite() && t > 0.0) {
+                return Err(format!("field 'limits.time_limit_s': must be > 0, got {t}"));
+            }
+        }
+        if self.limits.max_requests == Some(0) {
+            return Err("field 'limits.max_requests': must be at least 1".into());
+        }
+        for (k, v) in &self.prices {
+            if !(v.is_finite() && *v > 0.0) {
+                return Err(format!(
+                    "field 'prices.{k}': must be a price > 0 in $/GPU-hour, got {v}"
+                ));
+            }
+        }
+        if !(0.0..1.0).contains(&self.memory_margin_fraction) {
+            return Err(format!(
+                "field 'memory_margin_fraction': must be in [0, 1), got {}",
+                self.memory_margin_fraction
+            ));
+        }
+        Ok(())
+    }
+
+    /// The SLO metrics the space bounds, deduplicated, in order.
+    pub fn slo_metrics(&self) -> Vec<SloMetric> {
+        let mut v: Vec<SloMetric> = Vec::new();
+        for s in &self.slos {
+            if !v.contains(&s.metric) {
+                v.push(s.metric);
+            }
+        }
+        v
+    }
+}
