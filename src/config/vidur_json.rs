@@ -234,6 +234,7 @@ pub fn load(path: &Path, trace: Option<&Path>) -> Result<VidurRun, ConfigError> 
         metrics: MetricsOptions {
             chrome_trace: flag("enable_chrome_trace", true),
             token_metrics: flag("store_token_completion_metrics", false),
+            disabled: false,
         },
     };
     sim.validate()

@@ -212,6 +212,9 @@ impl Recorder {
 
     /// A request arrived (its P/D are the arrival values).
     pub fn on_request_arrival(&mut self, t: f64, req: &Request) {
+        if self.setup.options.disabled {
+            return;
+        }
         self.arrivals.push(Arrival {
             id: req.id,
             t,
@@ -222,12 +225,18 @@ impl Recorder {
 
     /// A replica formed one or more batches; `memory_usage_percent` is after allocation.
     pub fn on_replica_schedule(&mut self, t: f64, replica: u32, memory_usage_percent: f64) {
+        if self.setup.options.disabled {
+            return;
+        }
         let s = self.replica_slot(replica);
         self.memory[s].put(t, memory_usage_percent);
     }
 
     /// Stage `stage` of `replica` started a batch; `mfu` in percent.
     pub fn on_stage_schedule(&mut self, t: f64, replica: u32, stage: u32, mfu: f64) {
+        if self.setup.options.disabled {
+            return;
+        }
         let s = self.stage_slot(replica, stage);
         self.busy[s].put_int(t, 100);
         self.mfu[s].put(t, mfu);
@@ -235,6 +244,9 @@ impl Recorder {
 
     /// Stage `stage` of `replica` finished `batch` at `t` after `exec_s` seconds.
     pub fn on_stage_end(&mut self, t: f64, replica: u32, stage: u32, batch: &Batch, exec_s: f64) {
+        if self.setup.options.disabled {
+            return;
+        }
         let s = self.stage_slot(replica, stage);
         self.busy[s].put_int(t, 0);
         self.mfu[s].put_int(t, 0);
@@ -253,6 +265,9 @@ impl Recorder {
         requests: &[Request],
         memory_usage_percent: f64,
     ) {
+        if self.setup.options.disabled {
+            return;
+        }
         // Vidur order: completed requests, memory meter, per-token metrics, batch metrics.
         for &id in &batch.requests {
             if requests[id as usize].completed {

@@ -129,9 +129,30 @@ pub fn estimate_start_qps(
     }
 }
 
+/// Buffers a probe needs, reused across the probes of a point so a run allocates (and
+/// page-faults in) its per-token storage once.
+#[derive(Debug, Default)]
+pub struct ProbeScratch {
+    gaps: Vec<f64>,
+    values: Vec<f64>,
+    requests: Vec<RequestSpec>,
+}
+
+/// Which SLOs are checked at which milestone of a request.
+#[derive(Debug, Default)]
+struct Milestones {
+    /// (SLO index, bound) checked when the prefill completes (TTFT, scheduling delay).
+    prefill: Vec<(usize, f64)>,
+    /// Checked when the request completes (E2E, TPOT).
+    complete: Vec<(usize, f64)>,
+    /// Checked at every inter-token gap (TBT).
+    gap: Vec<(usize, f64)>,
+}
+
 /// Counts certain SLO violations while a run goes and stops it once the SLOs cannot hold.
 pub struct SloGuard<'a> {
     slos: &'a [Slo],
+    at: Milestones,
     /// Allowed violations per SLO (`floor((1 − q)·population)`).
     allowed: Vec<u64>,
     violations: Vec<u64>,
@@ -140,7 +161,7 @@ pub struct SloGuard<'a> {
     failed: Vec<bool>,
     num_failed: u64,
     /// Inter-token gaps, when a TBT SLO needs them.
-    gaps: Vec<f64>,
+    gaps: &'a mut Vec<f64>,
     collect_gaps: bool,
     /// Per (SLO of a per-request metric): first request (arrival order) that may still be
     /// pending, for the periodic sweep.
@@ -170,7 +191,12 @@ fn expected_gaps(r: &RequestSpec) -> u64 {
 
 impl<'a> SloGuard<'a> {
     /// A guard for `requests` under `slos` and an optional goodput target.
-    pub fn new(slos: &'a [Slo], goodput: Option<f64>, requests: &[RequestSpec]) -> Self {
+    pub fn new(
+        slos: &'a [Slo],
+        goodput: Option<f64>,
+        requests: &[RequestSpec],
+        gaps_buf: &'a mut Vec<f64>,
+    ) -> Self {
         let n = requests.len() as u64;
         let gaps: u64 = requests.iter().map(expected_gaps).sum();
         let allowed = slos
@@ -181,18 +207,25 @@ impl<'a> SloGuard<'a> {
             })
             .collect();
         let collect_gaps = slos.iter().any(|s| s.metric == SloMetric::Tbt);
+        gaps_buf.clear();
+        let mut at = Milestones::default();
+        for (i, s) in slos.iter().enumerate() {
+            let list = match s.metric {
+                SloMetric::Ttft | SloMetric::SchedulingDelay => &mut at.prefill,
+                SloMetric::E2e | SloMetric::Tpot => &mut at.complete,
+                SloMetric::Tbt => &mut at.gap,
+            };
+            list.push((i, s.max_seconds));
+        }
         SloGuard {
             slos,
+            at,
             allowed,
             violations: vec![0; slos.len()],
             goodput_allowed: goodput.map(|g| ((1.0 - g) * n as f64 + 1e-9).floor() as u64),
             failed: vec![false; requests.len()],
             num_failed: 0,
-            gaps: if collect_gaps {
-                Vec::with_capacity(gaps as usize)
-            } else {
-                Vec::new()
-            },
+            gaps: gaps_buf,
             collect_gaps,
             cursor: vec![0; slos.len()],
             batches: 0,
@@ -244,15 +277,19 @@ impl<'a> SloGuard<'a> {
     }
 
     /// Measured SLO values and goodput after the run (unfinished requests as +∞).
-    pub fn evaluate(&self, requests: &[Request], specs: &[RequestSpec]) -> (Vec<SloValue>, f64) {
-        let mut values = Vec::with_capacity(requests.len());
+    pub fn evaluate(
+        &self,
+        requests: &[Request],
+        specs: &[RequestSpec],
+        values: &mut Vec<f64>,
+    ) -> (Vec<SloValue>, f64) {
         let slos = self
             .slos
             .iter()
             .map(|s| {
                 values.clear();
                 if s.metric == SloMetric::Tbt {
-                    values.extend_from_slice(&self.gaps);
+                    values.extend_from_slice(self.gaps);
                     let expected: u64 = specs.iter().map(expected_gaps).sum();
                     let missing = expected.saturating_sub(self.gaps.len() as u64);
                     values.extend(std::iter::repeat_n(f64::INFINITY, missing as usize));
@@ -263,7 +300,7 @@ impl<'a> SloGuard<'a> {
                             .map(|r| request_metric(s.metric, r).unwrap_or(f64::INFINITY)),
                     );
                 }
-                let v = quantile_with_inf(&mut values, s.quantile);
+                let v = quantile_with_inf(values, s.quantile);
                 SloValue {
                     slo: *s,
                     value_s: v,
@@ -312,38 +349,45 @@ fn quantile_with_inf(values: &mut [f64], q: f64) -> Option<f64> {
 
 impl RunObserver for SloGuard<'_> {
     fn on_batch_end(&mut self, t: f64, batch: &Batch, requests: &[Request]) -> bool {
+        let mut violated = false;
         for &id in &batch.requests {
             let r = &requests[id as usize];
-            let just_prefilled = t == r.prefill_completed_at;
-            let just_completed = r.completed && t == r.completed_at;
-            let gap = r
-                .has_started_decode()
-                .then_some(t - batch.scheduled_at + r.latest_iteration_scheduling_delay);
-            if self.collect_gaps {
-                if let Some(g) = gap {
-                    self.gaps.push(g);
+            let mut failed = false;
+            if r.has_started_decode() {
+                let gap = t - batch.scheduled_at + r.latest_iteration_scheduling_delay;
+                if self.collect_gaps {
+                    self.gaps.push(gap);
+                }
+                for &(i, bound) in &self.at.gap {
+                    if gap > bound {
+                        self.violations[i] += 1;
+                        failed = true;
+                    }
                 }
             }
-            for i in 0..self.slos.len() {
-                let s = self.slos[i];
-                let v = match s.metric {
-                    SloMetric::Ttft | SloMetric::SchedulingDelay if just_prefilled => {
-                        request_metric(s.metric, r)
+            if t == r.prefill_completed_at {
+                for &(i, bound) in &self.at.prefill {
+                    if request_metric(self.slos[i].metric, r).is_some_and(|v| v > bound) {
+                        self.violations[i] += 1;
+                        failed = true;
                     }
-                    SloMetric::E2e | SloMetric::Tpot if just_completed => {
-                        request_metric(s.metric, r)
-                    }
-                    SloMetric::Tbt => gap,
-                    _ => None,
-                };
-                if v.is_some_and(|v| v > s.max_seconds) {
-                    self.violations[i] += 1;
-                    self.fail_request(id as usize);
                 }
+            }
+            if r.completed && t == r.completed_at {
+                for &(i, bound) in &self.at.complete {
+                    if request_metric(self.slos[i].metric, r).is_some_and(|v| v > bound) {
+                        self.violations[i] += 1;
+                        failed = true;
+                    }
+                }
+            }
+            if failed {
+                self.fail_request(id as usize);
+                violated = true;
             }
         }
         self.batches += 1;
-        if self.exceeded() {
+        if violated && self.exceeded() {
             return true;
         }
         // The sweep is O(pending): every 64 batches keeps it off the per-batch path.
@@ -351,28 +395,52 @@ impl RunObserver for SloGuard<'_> {
     }
 }
 
-/// Run one probe: the unit-rate `base` requests compressed to `qps`, simulated under `sim`.
+/// What a point's probes share: engine config, predictor, unit-rate requests, SLOs.
+pub struct ProbeSpec<'a> {
+    /// Engine configuration (seed set).
+    pub sim: &'a SimConfig,
+    /// Prices batches.
+    pub predictor: &'a dyn ExecutionTimePredictor,
+    /// The workload at one request per second.
+    pub base: &'a [RequestSpec],
+    /// Workload seed (recorded).
+    pub seed: u64,
+    /// Objectives.
+    pub slos: &'a [Slo],
+    /// Goodput target.
+    pub goodput: Option<f64>,
+}
+
+/// Run one probe at `qps` (`scratch`: buffers reused across probes): the unit-rate requests
+/// compressed to `qps`, simulated under the spec's engine config.
 pub fn run_probe(
-    sim: &SimConfig,
-    predictor: &dyn ExecutionTimePredictor,
-    base: &[RequestSpec],
+    spec: &ProbeSpec,
     qps: f64,
-    seed: u64,
-    slos: &[Slo],
-    goodput: Option<f64>,
+    scratch: &mut ProbeScratch,
 ) -> Result<SimRecord, SearchError> {
+    let ProbeSpec {
+        sim,
+        predictor,
+        base,
+        seed,
+        slos,
+        goodput,
+    } = *spec;
     let started = Instant::now();
-    let requests: Vec<RequestSpec> = base
-        .iter()
-        .map(|r| RequestSpec {
-            arrived_at: r.arrived_at / qps,
-            ..*r
-        })
-        .collect();
-    let mut guard = SloGuard::new(slos, goodput, &requests);
-    let out = simulate_observed(sim, &requests, predictor, &mut guard)
+    let ProbeScratch {
+        gaps,
+        values,
+        requests,
+    } = scratch;
+    requests.clear();
+    requests.extend(base.iter().map(|r| RequestSpec {
+        arrived_at: r.arrived_at / qps,
+        ..*r
+    }));
+    let mut guard = SloGuard::new(slos, goodput, requests, gaps);
+    let out = simulate_observed(sim, requests, predictor, &mut guard)
         .map_err(|e| SearchError::Sim(Box::new(e)))?;
-    let (values, good) = guard.evaluate(&out.requests, &requests);
+    let (values, good) = guard.evaluate(&out.requests, requests, values);
     let pass = values.iter().all(|v| v.ok) && goodput.is_none_or(|g| good >= g);
     let output_tokens: f64 = out
         .requests

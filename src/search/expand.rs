@@ -190,9 +190,11 @@ pub fn expand(space: &SearchSpace, base_dir: &Path) -> Result<Expansion, SearchE
                                         seed: 0,
                                         time_limit_s: space.limits.time_limit_s,
                                         compat: space.compat,
+                                        // The search reads request states directly.
                                         metrics: MetricsOptions {
                                             chrome_trace: false,
-                                            token_metrics: true,
+                                            token_metrics: false,
+                                            disabled: true,
                                         },
                                     };
                                     match infeasible(&config, &sim, cluster.max_gpus) {

@@ -22,7 +22,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use super::capacity::{estimate_start_qps, find_capacity, run_probe};
+use super::capacity::{estimate_start_qps, find_capacity, run_probe, ProbeScratch, ProbeSpec};
 use super::expand::{expand, Expansion, Point};
 use super::result::{Cost, PointResult, RunMeta, SearchOutcome, SeedCapacity, SimRecord};
 use super::space::{Arrival, LoadedSpace, SearchSpace, WorkloadSpec};
@@ -265,17 +265,25 @@ fn evaluate_point(shared: &Shared, p: &Point, id: String) -> Result<PointResult,
     .map_err(|e| SearchError::Sim(Box::new(e)))?;
     let mut seeds = Vec::with_capacity(s.seeds.len());
     let mut first_base: Option<Arc<Vec<RequestSpec>>> = None;
+    let mut scratch = ProbeScratch::default();
     for &seed in &s.seeds {
         let base = shared.requests[&(p.workload, seed)].clone();
         let mut sim = p.sim.clone();
         sim.seed = seed;
-        sim.metrics.token_metrics = false;
         let start = s
             .capacity
             .start_qps
             .unwrap_or_else(|| estimate_start_qps(&sim, predictor, &base, plan.num_blocks));
+        let spec = ProbeSpec {
+            sim: &sim,
+            predictor,
+            base: &base,
+            seed,
+            slos: &s.slos,
+            goodput: s.goodput,
+        };
         let b = find_capacity(&s.capacity, start, |qps| {
-            let rec = run_probe(&sim, predictor, &base, qps, seed, &s.slos, s.goodput)?;
+            let rec = run_probe(&spec, qps, &mut scratch)?;
             Ok::<_, SearchError>((rec.pass, rec))
         })?;
         let runs: Vec<SimRecord> = b.probes.into_iter().map(|(_, _, r)| r).collect();
@@ -555,8 +563,7 @@ pub fn dry_run(loaded: &LoadedSpace, jobs: usize) -> Result<DryRun, SearchError>
         let full = &shared.requests[&(p.workload, seed)];
         let base: Vec<RequestSpec> = full.iter().take(300).copied().collect();
         let predictor = shared.predictors[&predictor_key(p)].as_ref();
-        let mut sim = p.sim.clone();
-        sim.metrics.token_metrics = false;
+        let sim = p.sim.clone();
         let plan = memory::plan(
             &sim.model,
             &sim.device,
@@ -570,7 +577,15 @@ pub fn dry_run(loaded: &LoadedSpace, jobs: usize) -> Result<DryRun, SearchError>
         .map_err(|e| SearchError::Sim(Box::new(e)))?;
         let q = estimate_start_qps(&sim, predictor, &base, plan.num_blocks);
         let t = Instant::now();
-        run_probe(&sim, predictor, &base, q, seed, &space.slos, space.goodput)?;
+        let spec = ProbeSpec {
+            sim: &sim,
+            predictor,
+            base: &base,
+            seed,
+            slos: &space.slos,
+            goodput: space.goodput,
+        };
+        run_probe(&spec, q, &mut ProbeScratch::default())?;
         per_request += t.elapsed().as_secs_f64() / base.len().max(1) as f64;
     }
     per_request /= picks.len() as f64;

@@ -209,6 +209,10 @@ pub struct MetricsOptions {
     /// Record per-token completion metrics (inter-token latency series).
     #[serde(default = "yes")]
     pub token_metrics: bool,
+    /// Record nothing at all (the capacity search reads request states directly): the
+    /// resulting `SimMetrics` is empty. Not a YAML option.
+    #[serde(skip)]
+    pub disabled: bool,
 }
 
 fn yes() -> bool {
@@ -220,6 +224,7 @@ impl Default for MetricsOptions {
         MetricsOptions {
             chrome_trace: true,
             token_metrics: true,
+            disabled: false,
         }
     }
 }

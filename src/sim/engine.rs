@@ -229,6 +229,7 @@ impl Engine<'_> {
             self.now = t;
             self.num_events += 1;
             if take_arrival {
+                self.queue.set_now(t);
                 let id = self.next_arrival as ReqId;
                 self.next_arrival += 1;
                 self.on_request_arrival(t, id);

@@ -7,7 +7,7 @@
 //! which keeps the heap as small as the in-flight work.
 
 use std::cmp::Ordering;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, VecDeque};
 
 use super::batch::BatchSlot;
 
@@ -85,49 +85,99 @@ impl Ord for Entry {
 
 /// Min-queue of runtime events by `(time, seq)`. Push and pop are O(log n) and allocate only
 /// while the heap grows past its previous peak.
-#[derive(Debug, Default)]
+/// Min-queue of `(time, seq)`-ordered events.
+///
+/// Most events are pushed for the current instant (zero-delay chains such as batch end →
+/// replica schedule). Those go to a FIFO lane instead of the heap: each has a larger `seq`
+/// than every heap entry (all pushed earlier), so the exact order is heap entries at `now`
+/// first, then the lane, then later heap entries. That is the `(time, seq)` order, at O(1).
+#[derive(Debug)]
 pub struct EventQueue {
     heap: BinaryHeap<Entry>,
+    lane: VecDeque<Event>,
+    now: f64,
     next_seq: u64,
 }
 
+impl Default for EventQueue {
+    fn default() -> Self {
+        EventQueue::new(0)
+    }
+}
+
 impl EventQueue {
-    /// An empty queue whose first sequence number is `first_seq` (arrivals use the ones below).
+    /// An empty queue whose first push gets sequence number `first_seq`.
     pub fn new(first_seq: u64) -> Self {
         EventQueue {
             heap: BinaryHeap::with_capacity(64),
+            lane: VecDeque::with_capacity(64),
+            now: f64::NEG_INFINITY,
             next_seq: first_seq,
         }
     }
 
-    /// Schedule `event` at `time`.
+    /// The engine's clock moved to `t` (an arrival was handled at `t`); `t` is never before a
+    /// queued event.
+    #[inline]
+    pub fn set_now(&mut self, t: f64) {
+        if t != self.now {
+            debug_assert!(
+                self.lane.is_empty(),
+                "lane events left behind at {}",
+                self.now
+            );
+            self.now = t;
+        }
+    }
+
+    /// Queue `event` at `time` (≥ now).
     #[inline]
     pub fn push(&mut self, time: f64, event: Event) {
         let seq = self.next_seq;
         self.next_seq += 1;
-        self.heap.push(Entry { time, seq, event });
+        if time == self.now {
+            self.lane.push_back(event);
+        } else {
+            self.heap.push(Entry { time, seq, event });
+        }
     }
 
-    /// Time of the earliest event.
+    #[inline]
+    fn heap_at_now(&self) -> bool {
+        self.heap.peek().is_some_and(|e| e.time <= self.now)
+    }
+
+    /// Time of the next event.
     #[inline]
     pub fn peek_time(&self) -> Option<f64> {
-        self.heap.peek().map(|e| e.time)
+        if self.heap_at_now() || !self.lane.is_empty() {
+            Some(self.now)
+        } else {
+            self.heap.peek().map(|e| e.time)
+        }
     }
 
-    /// Remove and return the earliest event.
+    /// Remove the next event.
     #[inline]
     pub fn pop(&mut self) -> Option<(f64, Event)> {
-        self.heap.pop().map(|e| (e.time, e.event))
+        if !self.heap_at_now() {
+            if let Some(e) = self.lane.pop_front() {
+                return Some((self.now, e));
+            }
+        }
+        let e = self.heap.pop()?;
+        self.now = e.time;
+        Some((e.time, e.event))
     }
 
-    /// Events pending.
+    /// Events queued.
     pub fn len(&self) -> usize {
-        self.heap.len()
+        self.heap.len() + self.lane.len()
     }
 
-    /// No events pending.
+    /// Whether nothing is queued.
     pub fn is_empty(&self) -> bool {
-        self.heap.is_empty()
+        self.heap.is_empty() && self.lane.is_empty()
     }
 }
 
@@ -147,5 +197,34 @@ mod tests {
         assert_eq!(q.pop(), Some((1.0, Event::ReplicaSchedule { replica: 0 })));
         assert_eq!(q.pop(), Some((1.0, Event::ReplicaSchedule { replica: 1 })));
         assert_eq!(q.pop(), None);
+    }
+
+    proptest::proptest! {
+        /// The lane never changes the order: pops match a plain (time, seq) min-heap.
+        #[test]
+        fn lane_keeps_time_seq_order(ops in proptest::collection::vec((0u8..4, 0u8..3), 1..300)) {
+            let mut q = EventQueue::new(0);
+            let mut reference = std::collections::BTreeSet::new();
+            let mut now = 0.0f64;
+            let mut seq = 0u64;
+            for (op, dt) in ops {
+                if op == 0 {
+                    if let Some((t, e)) = q.pop() {
+                        let first = *reference.iter().next().expect("reference has it");
+                        reference.remove(&first);
+                        let (rt, rs): (u64, u64) = first;
+                        proptest::prop_assert_eq!(t, rt as f64);
+                        proptest::prop_assert_eq!(e, Event::ReplicaSchedule { replica: rs as u32 });
+                        now = t;
+                    }
+                } else {
+                    let t = now + dt as f64;
+                    q.push(t, Event::ReplicaSchedule { replica: seq as u32 });
+                    reference.insert((t as u64, seq));
+                    seq += 1;
+                }
+            }
+            proptest::prop_assert_eq!(q.len(), reference.len());
+        }
     }
 }
