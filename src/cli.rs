@@ -37,6 +37,30 @@ pub enum Command {
     /// Compare the analytic predictor with measured kernels or Vidur profiles.
     #[command(after_help = ACCURACY_EXAMPLES)]
     PredictorAccuracy(AccuracyArgs),
+    /// Refit the built-in request-length workloads (chat, code, summarization) from traces.
+    #[command(after_help = FIT_WORKLOADS_EXAMPLES)]
+    FitWorkloads(FitWorkloadsArgs),
+}
+
+const FIT_WORKLOADS_EXAMPLES: &str = "\
+Examples:
+  # Refit the embedded built-in workloads from the shared traces:
+  vidur-search fit-workloads --traces ../shared/data/traces --out data/workloads.yaml";
+
+/// `fit-workloads` arguments.
+#[derive(Debug, Args)]
+pub struct FitWorkloadsArgs {
+    /// Folder holding splitwise_conv.csv, splitwise_code.csv and
+    /// arxiv_summarization_stats_llama2_tokenizer_filtered_v2.csv.
+    #[arg(long)]
+    pub traces: PathBuf,
+    /// Output YAML (the embedded file is data/workloads.yaml).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Fit date to record (YYYY-MM-DD). Default: the date already in --out when the figures are
+    /// unchanged (so a refit rewrites the same bytes), else today (UTC).
+    #[arg(long)]
+    pub date: Option<String>,
 }
 
 const RUN_EXAMPLES: &str = "\
@@ -587,6 +611,100 @@ pub fn predictor_accuracy(args: &AccuracyArgs) -> Result<i32> {
     Ok(0)
 }
 
+/// Run `fit-workloads`.
+pub fn fit_workloads(args: &FitWorkloadsArgs) -> Result<i32> {
+    if let Some(d) = &args.date {
+        let b = d.as_bytes();
+        let ok = b.len() == 10
+            && b.iter().enumerate().all(|(i, c)| match i {
+                4 | 7 => *c == b'-',
+                _ => c.is_ascii_digit(),
+            });
+        if !ok {
+            bail!("--date must look like 2025-01-31, got {d:?}");
+        }
+    }
+    let start = Instant::now();
+    let generated_by = format!(
+        "vidur-search {} fit-workloads --traces {} --out {}",
+        env!("CARGO_PKG_VERSION"),
+        args.traces.display(),
+        args.out.display()
+    );
+    let mut cat = workload::BuiltinCatalog::fit(&args.traces, &generated_by, "")?;
+    // Keep the recorded date when only the date would change: same figures, same bytes.
+    let previous = std::fs::read_to_string(&args.out)
+        .ok()
+        .and_then(|t| workload::BuiltinCatalog::parse(&t, "").ok());
+    cat.fitted_on = match (&args.date, &previous) {
+        (Some(d), _) => d.clone(),
+        (None, Some(p)) if p.figures_yaml() == cat.figures_yaml() => p.fitted_on.clone(),
+        _ => today_utc(),
+    };
+    let text = cat.to_yaml();
+    let unchanged = std::fs::read_to_string(&args.out).is_ok_and(|t| t == text);
+    if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    std::fs::write(&args.out, &text).with_context(|| format!("writing {}", args.out.display()))?;
+    println!(
+        "{:<14} {:<8} {:>7} {:>7} {:>8} {:>8} {:>8} {:>8}",
+        "workload", "tokens", "rows", "KS", "mean%", "p50%", "p90%", "p99%"
+    );
+    for w in cat.workloads() {
+        let q = w.quality();
+        for (what, m) in [
+            ("prefill", &q.prefill),
+            ("decode", &q.decode),
+            ("total", &q.total),
+        ] {
+            println!(
+                "{:<14} {:<8} {:>7} {:>7.4} {:>+8.2} {:>+8.2} {:>+8.2} {:>+8.2}",
+                w.name(),
+                what,
+                w.rows(),
+                m.ks,
+                m.mean_err_pct,
+                m.p50_err_pct,
+                m.p90_err_pct,
+                m.p99_err_pct
+            );
+        }
+        println!(
+            "{:<14} spearman trace {:+.4}, sampled {:+.4} ({} draws vs {})",
+            w.name(),
+            q.spearman_trace,
+            q.spearman_sampled,
+            q.samples,
+            w.source()
+        );
+    }
+    println!(
+        "{} {} in {:.1} s",
+        if unchanged { "unchanged:" } else { "wrote" },
+        args.out.display(),
+        start.elapsed().as_secs_f64()
+    );
+    Ok(0)
+}
+
+/// Today's UTC date as YYYY-MM-DD (H. Hinnant's civil-from-days).
+fn today_utc() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let z = (secs / 86_400) as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
 /// Parse arguments and run; the binary's whole body.
 pub fn main_with_args(cli: Cli) -> Result<i32> {
     match &cli.command {
@@ -594,5 +712,6 @@ pub fn main_with_args(cli: Cli) -> Result<i32> {
         Command::Simulate(a) => simulate(a),
         Command::CalibrateKernels(a) => calibrate(a),
         Command::PredictorAccuracy(a) => predictor_accuracy(a),
+        Command::FitWorkloads(a) => fit_workloads(a),
     }
 }

@@ -86,6 +86,23 @@ pub enum WorkloadError {
         /// How many requests were asked for, in words.
         needed: String,
     },
+    /// A built-in workload name that does not exist.
+    #[error("unknown built-in workload {name:?} (known: {known})")]
+    UnknownBuiltin {
+        /// The name asked for.
+        name: String,
+        /// The known names and aliases, for the message.
+        known: String,
+    },
+    /// A built-in workloads file (`data/workloads.yaml`) is unusable, or a trace cannot be
+    /// fitted.
+    #[error("{file}: {msg}")]
+    BuiltinData {
+        /// The file.
+        file: String,
+        /// What is wrong.
+        msg: String,
+    },
     /// Generation finished with an empty request list.
     #[error("the workload produced no requests: {0}")]
     NoRequests(String),

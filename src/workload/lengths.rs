@@ -1,5 +1,5 @@
-//! Request-length generators of the synthetic workload: fixed, uniform, Zipf and trace
-//! (vidur-behavior.md §6.3, §12 item 9).
+//! Request-length generators of the synthetic workload: fixed, uniform, Zipf, trace
+//! (vidur-behavior.md §6.3, §12 item 9) and the built-in fitted distributions.
 //!
 //! Each draw returns `(prefill, decode)` with both ≥ 1 and `P + D ≤ max_tokens`. Randomness
 //! comes from the caller's length stream, independent of the arrival stream.
@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use rand::RngExt;
 use rand_xoshiro::Xoshiro256PlusPlus;
 
+use super::builtin::{builtin, BuiltinLengths};
 use super::csvio::{resolve, Csv};
 use super::trace::{clip_proportional, scale_tokens};
 use super::{check_scale, LengthConfig, WorkloadError};
@@ -29,6 +30,7 @@ pub(crate) enum Lengths {
         next: usize,
         path: PathBuf,
     },
+    Builtin(&'static BuiltinLengths),
 }
 
 /// Validates the config and prepares the generator (reading and shuffling a trace).
@@ -164,6 +166,15 @@ pub(crate) fn build(
                 path: csv.path,
             }
         }
+        LengthConfig::Builtin { ref name } => {
+            Lengths::Builtin(builtin(name).map_err(|e| match e {
+                WorkloadError::UnknownBuiltin { name, known } => WorkloadError::invalid(
+                    format!("{F}.builtin.name"),
+                    format!("must name a built-in workload ({known}), got {name:?}"),
+                ),
+                other => other,
+            })?)
+        }
     })
 }
 
@@ -190,6 +201,7 @@ impl Lengths {
                 *next += 1;
                 r
             }
+            Lengths::Builtin(b) => Some(b.sample(rng, max_tokens)),
         }
     }
 

@@ -13,12 +13,17 @@ use serde::{Deserialize, Serialize};
 
 use crate::sim::Compat;
 
+mod builtin;
 mod csvio;
 mod error;
 mod intervals;
 mod lengths;
 mod trace;
 
+pub use builtin::{
+    builtin, builtin_names, BuiltinCatalog, BuiltinLengths, FitQuality, MarginalQuality,
+    COPULA_EDGES, LEVELS,
+};
 pub use error::WorkloadError;
 
 /// One request as the workload defines it.
@@ -119,6 +124,13 @@ pub enum LengthConfig {
         /// Multiply output lengths.
         #[serde(default = "one")]
         decode_scale_factor: f64,
+    },
+    /// A built-in length distribution fitted to a public trace (`chat`/`conversation`, `code`,
+    /// `summarization`/`arxiv`; see [`builtin_names`]), clipped to `max_tokens` like `trace`.
+    /// Needs no file: the fitted figures are compiled in (`data/workloads.yaml`).
+    Builtin {
+        /// Built-in name or alias.
+        name: String,
     },
 }
 
