@@ -183,23 +183,54 @@ impl<M: OpModel> Composed<M> {
     }
 }
 
-impl<M: OpModel> ExecutionTimePredictor for Composed<M> {
-    fn predict(&self, batch: &[BatchEntry], stage: u32) -> Result<StageTime, PredictorError> {
-        let t: u32 = batch.iter().map(|e| e.num_tokens).sum();
+impl<M: OpModel> Composed<M> {
+    /// One layer of the batch (all its operators), in ms.
+    fn layer_ms(&self, batch: &[BatchEntry], t: u32) -> Result<f64, PredictorError> {
+        Ok(self.token_part_cached(t)?
+            + self.ops.attn_decode_ms(batch)?
+            + self.ops.attn_prefill_ms(batch)?)
+    }
+
+    /// Stage `stage` given the layer time.
+    fn stage_time(
+        &self,
+        batch: &[BatchEntry],
+        t: u32,
+        layer_ms: f64,
+        stage: u32,
+    ) -> Result<StageTime, PredictorError> {
         let t_pp = if self.num_stages > 1 && stage + 1 < self.num_stages {
             self.ops.send_recv_ms(t)?
         } else {
             0.0
         };
-        let block = self.token_part_cached(t)?
-            + self.ops.attn_decode_ms(batch)?
-            + self.ops.attn_prefill_ms(batch)?;
         let extra = self.ops.stage_extra_ms(batch, stage, self.num_stages)?;
-        let model_s = (block * self.layers_per_stage as f64 + t_pp + extra) * 1e-3;
+        let model_s = (layer_ms * self.layers_per_stage as f64 + t_pp + extra) * 1e-3;
         Ok(StageTime {
             total_s: model_s,
             model_s,
         })
+    }
+}
+
+impl<M: OpModel> ExecutionTimePredictor for Composed<M> {
+    fn predict(&self, batch: &[BatchEntry], stage: u32) -> Result<StageTime, PredictorError> {
+        let t: u32 = batch.iter().map(|e| e.num_tokens).sum();
+        let layer = self.layer_ms(batch, t)?;
+        self.stage_time(batch, t, layer, stage)
+    }
+
+    fn predict_stages(
+        &self,
+        batch: &[BatchEntry],
+        out: &mut [StageTime],
+    ) -> Result<(), PredictorError> {
+        let t: u32 = batch.iter().map(|e| e.num_tokens).sum();
+        let layer = self.layer_ms(batch, t)?;
+        for (s, o) in out.iter_mut().enumerate() {
+            *o = self.stage_time(batch, t, layer, s as u32)?;
+        }
+        Ok(())
     }
 
     fn describe(&self) -> String {

@@ -70,6 +70,18 @@ pub struct StageTime {
 pub trait ExecutionTimePredictor: Send + Sync {
     /// Time of pipeline stage `stage` for a batch with these members.
     fn predict(&self, batch: &[BatchEntry], stage: u32) -> Result<StageTime, PredictorError>;
+    /// Times of every pipeline stage of one batch (`out[s]` = stage `s`). The default calls
+    /// [`Self::predict`] per stage; predictors whose stages share a layer time compute it once.
+    fn predict_stages(
+        &self,
+        batch: &[BatchEntry],
+        out: &mut [StageTime],
+    ) -> Result<(), PredictorError> {
+        for (s, o) in out.iter_mut().enumerate() {
+            *o = self.predict(batch, s as u32)?;
+        }
+        Ok(())
+    }
     /// A one-line description recorded in outputs (kind, source, version).
     fn describe(&self) -> String;
 }

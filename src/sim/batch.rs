@@ -23,6 +23,11 @@ pub struct Batch {
     pub total_num_tokens: u32,
     /// Tokens of members whose prefill was incomplete when the batch was formed.
     pub num_prefill_tokens: u32,
+    /// The members as last priced, and the time of every stage for them: later stages reuse
+    /// the prices while the members are unchanged.
+    pub priced: Vec<crate::predictor::BatchEntry>,
+    /// Stage times for `priced`.
+    pub stage_times: Vec<crate::predictor::StageTime>,
 }
 
 impl Batch {
@@ -76,6 +81,8 @@ impl BatchSlab {
         b.scheduled_at = 0.0;
         b.total_num_tokens = 0;
         b.num_prefill_tokens = 0;
+        b.priced.clear();
+        b.stage_times.clear();
         slot
     }
 

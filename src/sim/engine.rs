@@ -11,7 +11,7 @@ use super::router::Router;
 use super::schedulers::{self, ReplicaBase, ReplicaScheduler};
 use super::{SimConfig, SimError, SimOutput};
 use crate::metrics::{Recorder, RecorderSetup};
-use crate::predictor::{BatchEntry, ExecutionTimePredictor};
+use crate::predictor::{BatchEntry, ExecutionTimePredictor, StageTime};
 use crate::workload::RequestSpec;
 
 #[derive(Debug, Default)]
@@ -385,14 +385,25 @@ impl Engine<'_> {
             attn_flops +=
                 self.mfu.attn_coeff * n as f64 * (n as f64 + req.num_processed_tokens as f64);
         }
-        let time =
+        // Members do not change between stages unless a preemption touched them: price every
+        // stage at once and reuse the times while the members are the same.
+        let batch = self.batches.get_mut(slot);
+        if batch.stage_times.is_empty() || batch.priced != self.entries {
+            batch.priced.clear();
+            batch.priced.extend_from_slice(&self.entries);
+            batch
+                .stage_times
+                .resize(self.cfg.num_pipeline_stages as usize, StageTime::default());
             self.predictor
-                .predict(&self.entries, s)
+                .predict_stages(&self.entries, &mut batch.stage_times)
                 .map_err(|source| SimError::Predictor {
                     time: t,
                     replica: r,
                     source,
                 })?;
+        }
+        let time = batch.stage_times[s as usize];
+        let batch = self.batches.get(slot);
         stage.exec_s = time.total_s;
         stage.model_s = time.model_s;
         for &id in &batch.requests {
