@@ -1,10 +1,14 @@
 //! Capacity of one point: the largest QPS at which every SLO (and the goodput target) holds.
 //!
 //! **Algorithm** (deterministic, documented in the README):
-//! 1. Probe the start QPS (the space's `capacity.start_qps`, else an estimate of the point's
-//!    saturated throughput, see [`estimate_start_qps`]).
-//! 2. Bracket: double after a pass, halve after a failure, until one passing and one failing QPS
-//!    are known (a point failing below `min_qps` has no capacity).
+//! 1. Probe the start QPS: the space's `capacity.start_qps`, else the capacity of the previous
+//!    point of the same family (points that differ only in scheduler knobs, searched in order),
+//!    else an estimate of the point's saturated throughput ([`estimate_start_qps`]).
+//! 2. Bracket: step up after a pass, down after a failure, until one passing and one failing QPS
+//!    are known. From a family warm start the first step is `1 + precision` and each further
+//!    step doubles its excess (×1.025, ×1.05, ×1.1, ×1.2, ...) up to ×2, so a point whose
+//!    capacity equals its predecessor's takes two probes; from an estimate every step is ×2.
+//!    A point failing at `min_qps` has no capacity.
 //! 3. Bisect geometrically (`√(pass·fail)`) until `fail / pass − 1 ≤ precision`.
 //!
 //! Every probe is a full simulation with common random numbers: arrival times at QPS `q` are the
@@ -34,16 +38,19 @@ pub struct Bisection<R> {
     pub probes: Vec<(f64, bool, R)>,
 }
 
-/// Bracket-then-bisect over a monotone pass/fail predicate (see the module docs). `probe`
-/// returns whether the QPS passes and a record kept with it.
+/// Bracket-then-bisect over a monotone pass/fail predicate (see the module docs), starting at
+/// `start_qps` with a first bracketing step of `first_step` (> 1). `probe` returns whether the
+/// QPS passes and a record kept with it.
 pub fn find_capacity<R, E>(
     settings: &CapacitySettings,
     start_qps: f64,
+    first_step: f64,
     mut probe: impl FnMut(f64) -> Result<(bool, R), E>,
 ) -> Result<Bisection<R>, E> {
     let precision = settings.precision_pct / 100.0;
     let (mut pass, mut fail): (Option<f64>, Option<f64>) = (None, None);
     let mut probes = Vec::new();
+    let mut step = first_step.clamp(1.0 + precision, 2.0);
     let mut q = start_qps.max(settings.min_qps);
     for _ in 0..settings.max_iterations {
         let (ok, rec) = probe(q)?;
@@ -54,21 +61,23 @@ pub fn find_capacity<R, E>(
             fail = Some(fail.map_or(q, |f: f64| f.min(q)));
         }
         q = match (pass, fail) {
-            (Some(p), None) => p * 2.0,
+            (Some(p), None) => p * step,
             (None, Some(f)) => {
                 if f <= settings.min_qps {
                     break;
                 }
-                (f / 2.0).max(settings.min_qps)
+                (f / step).max(settings.min_qps)
             }
             (Some(p), Some(f)) => {
-                if f / p - 1.0 <= precision {
+                // (1e-9: a bracket built as p·(1 + precision) must count as narrow enough.)
+                if f / p - 1.0 <= precision + 1e-9 {
                     break;
                 }
                 (p * f).sqrt()
             }
             (None, None) => unreachable!("a probe was recorded"),
         };
+        step = (1.0 + 2.0 * (step - 1.0)).min(2.0);
     }
     Ok(Bisection {
         capacity: pass,
@@ -482,22 +491,40 @@ mod tests {
     fn finds_a_known_knee_within_the_precision() {
         for knee in [0.37, 1.0, 3.3, 17.29, 250.0] {
             for start in [0.05, 1.0, 40.0, 1000.0] {
-                let b =
-                    find_capacity(&settings(2.5), start, |q| Ok::<_, ()>((q <= knee, ()))).unwrap();
-                let c = b.capacity.expect("a capacity");
-                assert!(c <= knee, "capacity {c} above the knee {knee}");
-                assert!(
-                    knee / c - 1.0 <= 0.025 + 1e-12,
-                    "capacity {c} too far below {knee}"
-                );
-                assert!(b.probes.len() <= 20);
+                for step in [2.0, 1.025] {
+                    if step < 2.0 && (start / knee > 10.0 || knee / start > 10.0) {
+                        // Warm starts are near the knee; far away they run out of iterations.
+                        continue;
+                    }
+                    let b = find_capacity(&settings(2.5), start, step, |q| {
+                        Ok::<_, ()>((q <= knee, ()))
+                    })
+                    .unwrap();
+                    let c = b.capacity.expect("a capacity");
+                    assert!(c <= knee, "capacity {c} above the knee {knee}");
+                    assert!(
+                        knee / c - 1.0 <= 0.025 + 1e-9,
+                        "capacity {c} too far below {knee}"
+                    );
+                    assert!(b.probes.len() <= 20);
+                }
             }
         }
     }
 
     #[test]
+    fn a_warm_start_at_the_knee_takes_two_probes() {
+        let b = find_capacity(&settings(2.5), 10.0, 1.025, |q| {
+            Ok::<_, ()>((q <= 10.2, ()))
+        })
+        .unwrap();
+        assert_eq!(b.probes.len(), 2);
+        assert_eq!(b.capacity, Some(10.0));
+    }
+
+    #[test]
     fn no_capacity_when_nothing_passes() {
-        let b = find_capacity(&settings(2.5), 8.0, |_| Ok::<_, ()>((false, ()))).unwrap();
+        let b = find_capacity(&settings(2.5), 8.0, 2.0, |_| Ok::<_, ()>((false, ()))).unwrap();
         assert_eq!(b.capacity, None);
         assert!(b.probes.iter().all(|p| !p.1));
         assert!(b.probes.last().unwrap().0 <= 0.01 + 1e-12);

@@ -172,6 +172,8 @@ struct CacheKey<'a> {
     seeds: &'a [u64],
     predictor: &'a crate::config::sim_yaml::PredictorConfig,
     calibration_version: &'a str,
+    /// The family warm start changes the probe sequence, so it is part of the key.
+    warm_start: Option<f64>,
 }
 
 /// FNV-1a, 64 bits, as 16 hex digits: stable across platforms and releases (std's hasher is not).
@@ -184,7 +186,7 @@ fn fnv64(bytes: &[u8]) -> String {
     format!("{h:016x}")
 }
 
-fn point_id(shared: &Shared, p: &Point) -> String {
+fn point_id(shared: &Shared, p: &Point, warm: Option<f64>) -> String {
     let s = &shared.space;
     let key = CacheKey {
         engine: ENGINE_VERSION,
@@ -198,6 +200,7 @@ fn point_id(shared: &Shared, p: &Point) -> String {
         seeds: &s.seeds,
         predictor: &s.predictor,
         calibration_version: &shared.calibration_version,
+        warm_start: warm,
     };
     fnv64(&serde_json::to_vec(&key).expect("plain data serializes"))
 }
@@ -248,7 +251,12 @@ fn mean_decode(r: &[RequestSpec]) -> f64 {
 }
 
 /// Search one point under every seed.
-fn evaluate_point(shared: &Shared, p: &Point, id: String) -> Result<PointResult, SearchError> {
+fn evaluate_point(
+    shared: &Shared,
+    p: &Point,
+    id: String,
+    warm: Option<f64>,
+) -> Result<PointResult, SearchError> {
     let started = Instant::now();
     let s = &shared.space;
     let predictor = shared.predictors[&predictor_key(p)].as_ref();
@@ -270,10 +278,15 @@ fn evaluate_point(shared: &Shared, p: &Point, id: String) -> Result<PointResult,
         let base = shared.requests[&(p.workload, seed)].clone();
         let mut sim = p.sim.clone();
         sim.seed = seed;
-        let start = s
-            .capacity
-            .start_qps
-            .unwrap_or_else(|| estimate_start_qps(&sim, predictor, &base, plan.num_blocks));
+        let precision = s.capacity.precision_pct / 100.0;
+        let (start, first_step) = match (s.capacity.start_qps, warm) {
+            (Some(q), _) => (q, 2.0),
+            (None, Some(w)) => (w, 1.0 + precision),
+            (None, None) => (
+                estimate_start_qps(&sim, predictor, &base, plan.num_blocks),
+                2.0,
+            ),
+        };
         let spec = ProbeSpec {
             sim: &sim,
             predictor,
@@ -282,7 +295,7 @@ fn evaluate_point(shared: &Shared, p: &Point, id: String) -> Result<PointResult,
             slos: &s.slos,
             goodput: s.goodput,
         };
-        let b = find_capacity(&s.capacity, start, |qps| {
+        let b = find_capacity(&s.capacity, start, first_step, |qps| {
             let rec = run_probe(&spec, qps, &mut scratch)?;
             Ok::<_, SearchError>((rec.pass, rec))
         })?;
@@ -338,6 +351,66 @@ fn assemble(
         seeds,
         wall_s,
     }
+}
+
+/// Points that differ only in scheduler knobs (same model, workload, GPU, node, TP, PP,
+/// replicas, router), as lists of indices in expansion order. A family is searched in order,
+/// each point warm-started at the previous one's capacity; families run in parallel.
+fn families(points: &[Point]) -> Vec<Vec<usize>> {
+    let mut index: HashMap<String, usize> = HashMap::new();
+    let mut out: Vec<Vec<usize>> = Vec::new();
+    for (i, p) in points.iter().enumerate() {
+        let c = &p.config;
+        let key = format!(
+            "{}|{}|{}|{}|{}|{}|{}|{}",
+            c.model, c.workload, c.gpu, c.node, c.tp, c.pp, c.replicas, c.router
+        );
+        let f = *index.entry(key).or_insert_with(|| {
+            out.push(Vec::new());
+            out.len() - 1
+        });
+        out[f].push(i);
+    }
+    out
+}
+
+/// One point: from the cache when its file exists (and `fresh` is off), else searched and
+/// cached. `warm`: the previous family member's capacity. Returns the result and whether it
+/// came from the cache.
+fn search_point(
+    shared: &Shared,
+    p: &Point,
+    warm: Option<f64>,
+    cache_dir: &Path,
+    fresh: bool,
+) -> Result<(PointResult, bool), SearchError> {
+    let id = point_id(shared, p, warm);
+    let file = cache_dir.join(format!("{id}.json"));
+    if !fresh {
+        if let Some(mut r) = std::fs::read(&file)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<PointResult>(&b).ok())
+            .filter(|r| r.id == id)
+        {
+            // Prices are not part of the key: re-price with today's figures.
+            let md = r
+                .output_tokens_per_s
+                .zip(r.capacity_qps)
+                .map_or(0.0, |(t, c)| t / c);
+            r.cost = cost(r.num_gpus, p.usd_per_gpu_hour, r.capacity_qps, md);
+            return Ok((r, true));
+        }
+    }
+    let r = evaluate_point(shared, p, id, warm).map_err(|e| SearchError::Point {
+        point: p.config.describe(),
+        source: Box::new(e),
+    })?;
+    let bytes = serde_json::to_vec_pretty(&r).expect("plain data serializes");
+    write_atomic(&file, &bytes).map_err(|source| SearchError::Io {
+        path: file.clone(),
+        source,
+    })?;
+    Ok((r, false))
 }
 
 /// Shows progress: a bar on a terminal, a log line per point otherwise.
@@ -450,42 +523,41 @@ pub fn run(loaded: &LoadedSpace, opts: &RunOptions) -> Result<SearchOutcome, Sea
         .build()
         .map_err(|e| SearchError::field("jobs", e.to_string()))?;
     let reporter = Reporter::new(opts.progress, exp.points.len());
-    let results: Vec<Result<(PointResult, bool), SearchError>> = pool.install(|| {
-        exp.points
+    let families = families(&exp.points);
+    let per_family: Vec<Vec<Result<(PointResult, bool), SearchError>>> = pool.install(|| {
+        families
             .par_iter()
-            .map(|p| {
-                let id = point_id(&shared, p);
-                let file = cache_dir.join(format!("{id}.json"));
-                if !opts.fresh {
-                    if let Some(mut r) = std::fs::read(&file)
-                        .ok()
-                        .and_then(|b| serde_json::from_slice::<PointResult>(&b).ok())
-                        .filter(|r| r.id == id)
-                    {
-                        // Prices are not part of the key: re-price with today's figures.
-                        let md = r
-                            .output_tokens_per_s
-                            .zip(r.capacity_qps)
-                            .map_or(0.0, |(t, c)| t / c);
-                        r.cost = cost(r.num_gpus, p.usd_per_gpu_hour, r.capacity_qps, md);
-                        reporter.point_done(&r, true);
-                        return Ok((r, true));
+            .map(|members| {
+                // Sequential inside a family: each point starts where the previous one ended.
+                let mut prev: Option<f64> = None;
+                let mut out = Vec::with_capacity(members.len());
+                for &i in members {
+                    let p = &exp.points[i];
+                    let r = search_point(&shared, p, prev, &cache_dir, opts.fresh);
+                    if let Ok((res, cached)) = &r {
+                        reporter.point_done(res, *cached);
+                        prev = res.capacity_qps.or(prev);
+                    }
+                    let failed = r.is_err();
+                    out.push(r);
+                    if failed {
+                        break;
                     }
                 }
-                let r = evaluate_point(&shared, p, id).map_err(|e| SearchError::Point {
-                    point: p.config.describe(),
-                    source: Box::new(e),
-                })?;
-                let bytes = serde_json::to_vec_pretty(&r).expect("plain data serializes");
-                write_atomic(&file, &bytes).map_err(|source| SearchError::Io {
-                    path: file.clone(),
-                    source,
-                })?;
-                reporter.point_done(&r, false);
-                Ok((r, false))
+                out
             })
             .collect()
     });
+    // Back to expansion order.
+    let mut slots: Vec<Option<Result<(PointResult, bool), SearchError>>> =
+        (0..exp.points.len()).map(|_| None).collect();
+    for (members, results) in families.iter().zip(per_family) {
+        for (&i, r) in members.iter().zip(results) {
+            slots[i] = Some(r);
+        }
+    }
+    let results: Vec<Result<(PointResult, bool), SearchError>> =
+        slots.into_iter().flatten().collect();
     reporter.finish();
     let mut points = Vec::with_capacity(results.len());
     let (mut cached, mut sims) = (0usize, 0u64);
