@@ -119,7 +119,7 @@ pub fn run_search(args: &RunArgs) -> Result<i32> {
         bail!("--jobs must be at least 1");
     }
     if args.dry_run {
-        let d = runner::dry_run(&loaded, jobs)?;
+        let d = runner::dry_run(&loaded, jobs).with_context(|| args.space.display().to_string())?;
         let e = &d.expansion;
         println!(
             "{}: {} points to simulate, {} dropped",
@@ -158,7 +158,7 @@ pub fn run_search(args: &RunArgs) -> Result<i32> {
         },
         fresh: args.fresh,
     };
-    let outcome = runner::run(&loaded, &opts)?;
+    let outcome = runner::run(&loaded, &opts).with_context(|| args.space.display().to_string())?;
     let files = write_search_outputs(&output, &outcome, args.top)?;
     let m = &outcome.meta;
     let feasible = outcome.points.iter().filter(|p| p.feasible()).count();

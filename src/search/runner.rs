@@ -518,6 +518,14 @@ pub fn run(loaded: &LoadedSpace, opts: &RunOptions) -> Result<SearchOutcome, Sea
         path: cache_dir.clone(),
         source,
     })?;
+    // A killed run may have left a temporary file mid-write; it was never renamed into place.
+    if let Ok(entries) = std::fs::read_dir(&cache_dir) {
+        for e in entries.flatten() {
+            if e.file_name().to_string_lossy().contains(".tmp") {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(opts.jobs.max(1))
         .build()

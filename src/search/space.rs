@@ -300,7 +300,10 @@ impl SearchSpace {
 
     /// Parse and check YAML text; the message names the line/column or the field.
     pub fn parse(text: &str) -> Result<SearchSpace, String> {
-        let space: SearchSpace = serde_saphyr::from_str(text).map_err(|e| e.to_string())?;
+        let space: SearchSpace = serde_saphyr::from_str(text).map_err(|e| {
+            let m = e.to_string();
+            m.strip_prefix("error: ").map(str::to_string).unwrap_or(m)
+        })?;
         space.check()?;
         Ok(space)
     }

@@ -10,4 +10,5 @@ mod conformance;
 mod invariants;
 mod profiles;
 mod schedulers;
+mod search;
 mod workloads;

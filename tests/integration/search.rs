@@ -1,0 +1,316 @@
+//! `vidur-search run` end to end: a tiny space runs and writes its outputs, results do not
+//! depend on `--jobs`, a run killed with SIGKILL resumes from its cache to the same results,
+//! every shipped search space parses and expands, and bad spaces fail with a clear message.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use vidur_search::search::expand::expand;
+use vidur_search::search::SearchSpace;
+
+use crate::common::bin;
+
+fn tmp(name: &str) -> PathBuf {
+    let p = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join("search")
+        .join(name);
+    let _ = std::fs::remove_dir_all(&p);
+    std::fs::create_dir_all(&p).unwrap();
+    p
+}
+
+/// 12 points (2 GPUs × TP {1, 2} × vllm / sarathi-512 / sarathi-2048), 300 requests each.
+const TINY: &str = "\
+name: tiny
+models: [meta-llama/Llama-2-7b-hf]
+workloads:
+  - name: chat
+    lengths: {builtin: {name: chat}}
+    num_requests: 300
+clusters:
+  - {gpu: a100, max_gpus: 2}
+  - {gpu: h100, max_gpus: 2}
+tp: [1, 2]
+schedulers:
+  - {type: vllm}
+  - {type: sarathi, chunk_size: [512, 2048]}
+batch_size_cap: [128]
+slos:
+  - {metric: ttft, quantile: 0.9, max_seconds: 1.0}
+  - {metric: tbt, quantile: 0.99, max_seconds: 0.2}
+";
+
+fn write_space(dir: &Path, text: &str) -> PathBuf {
+    let p = dir.join("space.yaml");
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+fn run(args: &[&std::ffi::OsStr]) -> String {
+    let out = bin().arg("run").args(args).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "run {args:?} failed:\n{stderr}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// results.json with the fields that legitimately differ between runs removed (wall-clock
+/// times, run metadata).
+fn results(dir: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(dir.join("results.json")).unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    fn strip(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::Object(m) => {
+                m.remove("wall_s");
+                for x in m.values_mut() {
+                    strip(x);
+                }
+            }
+            serde_json::Value::Array(a) => a.iter_mut().for_each(strip),
+            _ => {}
+        }
+    }
+    v.as_object_mut().unwrap().remove("meta");
+    strip(&mut v);
+    v
+}
+
+#[test]
+fn results_do_not_depend_on_jobs() {
+    let d = tmp("jobs");
+    let space = write_space(&d, TINY);
+    let (o1, o2) = (d.join("j1"), d.join("j2"));
+    run(&[
+        space.as_os_str(),
+        "--jobs".as_ref(),
+        "1".as_ref(),
+        "-o".as_ref(),
+        o1.as_os_str(),
+    ]);
+    run(&[
+        space.as_os_str(),
+        "--jobs".as_ref(),
+        "2".as_ref(),
+        "-o".as_ref(),
+        o2.as_os_str(),
+    ]);
+    let (a, b) = (results(&o1), results(&o2));
+    assert_eq!(a["points"].as_array().unwrap().len(), 12);
+    assert_eq!(a, b, "--jobs 1 and --jobs 2 differ");
+    // Every point meets the SLOs at some load, and records its runs.
+    for p in a["points"].as_array().unwrap() {
+        assert!(p["capacity_qps"].as_f64().unwrap() > 0.0, "{p}");
+        assert!(p["sims_run"].as_u64().unwrap() >= 2);
+    }
+    // A re-run is served from the cache and gives the same results.
+    let out = run(&[
+        space.as_os_str(),
+        "--jobs".as_ref(),
+        "2".as_ref(),
+        "-o".as_ref(),
+        o1.as_os_str(),
+    ]);
+    assert!(out.contains("12 points (12 from cache)"), "{out}");
+    assert_eq!(results(&o1), b);
+}
+
+#[test]
+fn a_killed_run_resumes_to_the_same_results() {
+    let d = tmp("resume");
+    let space = write_space(&d, TINY);
+    let (whole, killed) = (d.join("whole"), d.join("killed"));
+    run(&[
+        space.as_os_str(),
+        "--jobs".as_ref(),
+        "2".as_ref(),
+        "-o".as_ref(),
+        whole.as_os_str(),
+    ]);
+
+    // Start, wait until some (not all) points are cached, then SIGKILL.
+    let mut child = bin()
+        .args(["run", "--jobs", "1", "-o"])
+        .arg(&killed)
+        .arg(&space)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let cache = killed.join("cache");
+    let started = Instant::now();
+    let cached = || {
+        std::fs::read_dir(&cache)
+            .map(|it| {
+                it.filter_map(Result::ok)
+                    .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+                    .count()
+            })
+            .unwrap_or(0)
+    };
+    while cached() < 2 && started.elapsed() < Duration::from_secs(120) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().unwrap(); // SIGKILL on Unix
+    child.wait().unwrap();
+    let n = cached();
+    assert!(n >= 2, "no point was cached before the kill");
+    // Every cache file that exists is whole JSON (written atomically).
+    for e in std::fs::read_dir(&cache).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|x| x == "json") {
+            let text = std::fs::read_to_string(&p).unwrap();
+            serde_json::from_str::<serde_json::Value>(&text)
+                .unwrap_or_else(|e| panic!("torn cache file {}: {e}", p.display()));
+        }
+    }
+    let out = run(&[
+        space.as_os_str(),
+        "--jobs".as_ref(),
+        "2".as_ref(),
+        "-o".as_ref(),
+        killed.as_os_str(),
+    ]);
+    assert!(
+        out.contains(&format!("({n} from cache)")) || n == 12,
+        "{out}"
+    );
+    assert_eq!(results(&killed), results(&whole), "resumed run differs");
+    // No temporary files are left behind after a completed run.
+    for e in std::fs::read_dir(&cache).unwrap() {
+        let p = e.unwrap().path();
+        assert!(
+            !p.to_string_lossy().contains(".tmp"),
+            "left over {}",
+            p.display()
+        );
+    }
+}
+
+#[test]
+fn shipped_spaces_parse_and_expand() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("search-spaces");
+    let mut n = 0;
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_none_or(|x| x != "yaml") {
+            continue;
+        }
+        let loaded = SearchSpace::load(&p).unwrap_or_else(|e| panic!("{e}"));
+        let exp = expand(&loaded.space, &loaded.base_dir)
+            .unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        assert!(
+            !exp.points.is_empty(),
+            "{} has no feasible point",
+            p.display()
+        );
+        n += 1;
+    }
+    assert!(n >= 4, "expected the four shipped spaces, found {n}");
+}
+
+#[test]
+fn llama70b_drops_what_cannot_run_and_says_why() {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("search-spaces/llama70b.yaml");
+    let loaded = SearchSpace::load(&p).unwrap();
+    let exp = expand(&loaded.space, &loaded.base_dir).unwrap();
+    let reasons: std::collections::BTreeMap<String, usize> =
+        exp.dropped_by_reason().into_iter().collect();
+    // TP8 × PP4 needs 32 GPUs of a 16-GPU budget; 70B in BF16 (~129 GiB) fits no single 80 GB GPU.
+    assert!(reasons["gpu_budget"] > 0, "{reasons:?}");
+    assert!(reasons["memory"] > 0, "{reasons:?}");
+    for d in &exp.dropped {
+        if d.reason == "memory" {
+            assert_eq!((d.config.tp, d.config.pp), (1, 1), "{d:?}");
+        }
+        if d.reason == "gpu_budget" {
+            assert!(d.config.tp * d.config.pp > 16, "{d:?}");
+        }
+    }
+    for p in &exp.points {
+        assert!(p.config.num_gpus() <= 16);
+        assert_eq!(p.config.replicas, 16 / (p.config.tp * p.config.pp));
+    }
+}
+
+#[test]
+fn dry_run_prints_counts_reasons_and_an_estimate() {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("search-spaces/llama70b.yaml");
+    let out = bin().args(["run", "--dry-run"]).arg(&p).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("400 points to simulate, 80 dropped"),
+        "{text}"
+    );
+    assert!(
+        text.contains("gpu_budget") && text.contains("memory"),
+        "{text}"
+    );
+    assert!(text.contains("estimate:"), "{text}");
+}
+
+fn fails_with(text: &str, needles: &[&str]) {
+    let d = tmp(&format!("bad-{:x}", text.len() * 31 + needles.len()));
+    let space = write_space(&d, text);
+    let out = bin()
+        .arg("run")
+        .arg(&space)
+        .arg("-o")
+        .arg(d.join("out"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "expected failure for:\n{text}");
+    assert_ne!(out.status.code(), Some(101), "panicked: {stderr}");
+    assert!(stderr.contains("space.yaml"), "no file name in: {stderr}");
+    for n in needles {
+        assert!(stderr.contains(n), "stderr lacks {n:?}:\n{stderr}");
+    }
+}
+
+#[test]
+fn bad_spaces_fail_with_file_line_and_field() {
+    // Unknown field: file, line and column.
+    fails_with(
+        &TINY.replace("tp: [1, 2]", "tp: [1, 2]\ntensor_parallel: [4]"),
+        &["tensor_parallel", "line 11 column 1"],
+    );
+    // Wrong type, with position.
+    fails_with(&TINY.replace("tp: [1, 2]", "tp: [one]"), &["line 10"]);
+    // Values serde cannot check.
+    fails_with(
+        &TINY.replace("quantile: 0.9", "quantile: 90"),
+        &["slos[0].quantile", "(0, 1]"],
+    );
+    fails_with(
+        &TINY.replace("max_gpus: 2}", "max_gpus: 0}"),
+        &["clusters[0].max_gpus"],
+    );
+    fails_with(
+        &TINY.replace("{type: vllm}", "{type: vllm, chunk_size: [512]}"),
+        &["schedulers[0].chunk_size", "only the sarathi"],
+    );
+    fails_with(
+        &TINY.replace("gpu: a100", "gpu: a1000"),
+        &["clusters[0].gpu", "a1000"],
+    );
+    fails_with(
+        &TINY.replace("name: chat}", "name: chit}"),
+        &["chit", "chat"],
+    );
+    fails_with(
+        &TINY.replace("name: tiny", "name: \"a/b\""),
+        &["field 'name'"],
+    );
+    fails_with(
+        &TINY.replace(
+            "models: [meta-llama/Llama-2-7b-hf]",
+            "models: [nobody/nothing]",
+        ),
+        &["models[0]"],
+    );
+}
