@@ -18,6 +18,7 @@ use crate::search::{PointResult, SearchOutcome, Slo, SloValue};
 
 mod best;
 mod csv_out;
+mod glyphs;
 mod html;
 mod insights;
 mod plot;

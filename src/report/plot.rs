@@ -16,6 +16,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters::style::{register_font, FontStyle};
 
 use super::best::slo_short;
+use super::glyphs::GlyphFix;
 use super::{slo_value, slug, summary};
 use crate::search::{PointResult, SearchOutcome, Slo};
 
@@ -351,7 +352,7 @@ fn build_spec(
 fn render(spec: &Spec) -> Result<(Vec<u8>, String), String> {
     let mut rgb = vec![255u8; (W * H * 3) as usize];
     {
-        let root = BitMapBackend::with_buffer(&mut rgb, (W, H)).into_drawing_area();
+        let root = GlyphFix(BitMapBackend::with_buffer(&mut rgb, (W, H))).into_drawing_area();
         draw(&root, spec)?;
         root.present().map_err(|e| e.to_string())?;
     }
