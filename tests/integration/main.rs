@@ -1,5 +1,6 @@
 //! One integration-test binary (one link step on 2-core CI). Modules: Vidur conformance,
-//! engine invariants (proptest), the CLI end to end, and model/hardware catalog resolution.
+//! engine invariants (proptest), the CLI end to end, model/hardware catalog resolution, and the
+//! report writers.
 
 mod analytic;
 mod catalog;
@@ -8,4 +9,5 @@ mod common;
 mod conformance;
 mod invariants;
 mod profiles;
+mod report;
 mod schedulers;
