@@ -15,6 +15,7 @@ pub mod cli;
 pub mod config;
 pub mod metrics;
 pub mod predictor;
+pub mod report;
 pub mod search;
 pub mod sim;
 pub mod workload;

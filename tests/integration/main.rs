@@ -1,6 +1,6 @@
 //! One integration-test binary (one link step on 2-core CI). Modules: Vidur conformance,
 //! engine invariants (proptest), the CLI end to end, model/hardware catalog resolution, and the
-//! built-in workloads.
+//! built-in workloads, the design-space search and the report writers.
 
 mod analytic;
 mod catalog;
@@ -9,6 +9,7 @@ mod common;
 mod conformance;
 mod invariants;
 mod profiles;
+mod report;
 mod schedulers;
 mod search;
 mod workloads;
