@@ -188,17 +188,79 @@ pub fn run_search(args: &RunArgs) -> Result<i32> {
     Ok(0)
 }
 
-/// Write every report file of a finished search.
+/// Write every report file of a finished search, plus `runs.csv` (one row per simulation).
 fn write_search_outputs(
     dir: &Path,
     outcome: &crate::search::SearchOutcome,
-    _top: usize,
+    top: usize,
 ) -> Result<Vec<PathBuf>> {
-    std::fs::create_dir_all(dir).with_context(|| dir.display().to_string())?;
-    let path = dir.join("results.json");
-    crate::search::runner::write_atomic(&path, &serde_json::to_vec_pretty(outcome)?)
+    let mut files =
+        crate::report::write_all(dir, outcome, &crate::report::ReportOptions { top_n: top })?;
+    files.push(write_runs_csv(dir, outcome)?);
+    Ok(files)
+}
+
+/// `runs.csv`: every simulation of the search (point id, seed, QPS, verdict, each SLO value).
+fn write_runs_csv(dir: &Path, outcome: &crate::search::SearchOutcome) -> Result<PathBuf> {
+    let path = dir.join("runs.csv");
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut header = vec![
+        "point_id".to_string(),
+        "seed".into(),
+        "qps".into(),
+        "pass".into(),
+    ];
+    header.extend(
+        outcome
+            .meta
+            .slos
+            .iter()
+            .map(|s| format!("{}_s", s.column())),
+    );
+    header.extend(
+        [
+            "goodput",
+            "num_requests",
+            "num_unfinished",
+            "stopped_early",
+            "simulated_s",
+            "output_tokens_per_s",
+            "wall_s",
+        ]
+        .map(String::from),
+    );
+    w.write_record(&header)?;
+    for p in &outcome.points {
+        for s in &p.seeds {
+            for r in &s.runs {
+                let mut row = vec![
+                    p.id.clone(),
+                    r.seed.to_string(),
+                    r.qps.to_string(),
+                    r.pass.to_string(),
+                ];
+                row.extend(
+                    r.slos
+                        .iter()
+                        .map(|v| v.value_s.map_or(String::new(), |x| x.to_string())),
+                );
+                row.extend([
+                    r.goodput.to_string(),
+                    r.num_requests.to_string(),
+                    r.num_unfinished.to_string(),
+                    r.stopped_early.to_string(),
+                    r.simulated_s.to_string(),
+                    r.output_tokens_per_s.to_string(),
+                    r.wall_s.to_string(),
+                ]);
+                w.write_record(&row)?;
+            }
+        }
+    }
+    let bytes = w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?;
+    crate::search::runner::write_atomic(&path, &bytes)
         .with_context(|| path.display().to_string())?;
-    Ok(vec![path])
+    Ok(path)
 }
 
 const ACCURACY_EXAMPLES: &str = "\
