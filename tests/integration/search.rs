@@ -102,6 +102,48 @@ fn results_do_not_depend_on_jobs() {
         assert!(p["capacity_qps"].as_f64().unwrap() > 0.0, "{p}");
         assert!(p["sims_run"].as_u64().unwrap() >= 2);
     }
+    // Every output exists and parses.
+    let mut rdr = csv::Reader::from_path(o1.join("results.csv")).unwrap();
+    let header = rdr.headers().unwrap().clone();
+    assert!(
+        header.iter().any(|h| h == "ttft_p90_s") && header.iter().any(|h| h == "qps_per_dollar")
+    );
+    assert_eq!(rdr.records().map(|r| r.unwrap()).count(), 12);
+    let runs = csv::Reader::from_path(o1.join("runs.csv"))
+        .unwrap()
+        .records()
+        .count();
+    let sims: u64 = a["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["sims_run"].as_u64().unwrap())
+        .sum();
+    assert_eq!(runs as u64, sims, "runs.csv has one row per simulation");
+    for name in ["pareto_ttft.png", "pareto_tbt.png"] {
+        let b = std::fs::read(o1.join(name)).unwrap();
+        assert!(
+            b.starts_with(b"\x89PNG\r\n\x1a\n") && b.len() > 10_000,
+            "{name}"
+        );
+    }
+    for name in ["pareto_ttft.svg", "pareto_tbt.svg"] {
+        let t = std::fs::read_to_string(o1.join(name)).unwrap();
+        assert!(
+            t.contains("<svg") && t.trim_end().ends_with("</svg>"),
+            "{name}"
+        );
+    }
+    let html = std::fs::read_to_string(o1.join("report.html")).unwrap();
+    assert!(html.contains("data:image/png;base64,") && html.contains("</html>"));
+    assert!(
+        !html.contains("src=\"http"),
+        "report.html loads a remote resource"
+    );
+    let best = std::fs::read_to_string(o1.join("best_configs.md")).unwrap();
+    assert!(best.contains("| 1 |"), "{best}");
+    let insights = std::fs::read_to_string(o1.join("insights.md")).unwrap();
+    assert!(insights.contains("## "), "{insights}");
     // A re-run is served from the cache and gives the same results.
     let out = run(&[
         space.as_os_str(),
