@@ -57,6 +57,8 @@ pub struct RunOptions {
 }
 
 type BoxedPredictor = Box<dyn ExecutionTimePredictor>;
+/// A point's result and whether it came from the cache.
+type PointOutcome = Result<(PointResult, bool), SearchError>;
 
 /// Everything shared by the points of one run.
 struct Shared {
@@ -383,7 +385,7 @@ fn search_point(
     warm: Option<f64>,
     cache_dir: &Path,
     fresh: bool,
-) -> Result<(PointResult, bool), SearchError> {
+) -> PointOutcome {
     let id = point_id(shared, p, warm);
     let file = cache_dir.join(format!("{id}.json"));
     if !fresh {
@@ -532,7 +534,7 @@ pub fn run(loaded: &LoadedSpace, opts: &RunOptions) -> Result<SearchOutcome, Sea
         .map_err(|e| SearchError::field("jobs", e.to_string()))?;
     let reporter = Reporter::new(opts.progress, exp.points.len());
     let families = families(&exp.points);
-    let per_family: Vec<Vec<Result<(PointResult, bool), SearchError>>> = pool.install(|| {
+    let per_family: Vec<Vec<PointOutcome>> = pool.install(|| {
         families
             .par_iter()
             .map(|members| {
@@ -557,15 +559,13 @@ pub fn run(loaded: &LoadedSpace, opts: &RunOptions) -> Result<SearchOutcome, Sea
             .collect()
     });
     // Back to expansion order.
-    let mut slots: Vec<Option<Result<(PointResult, bool), SearchError>>> =
-        (0..exp.points.len()).map(|_| None).collect();
+    let mut slots: Vec<Option<PointOutcome>> = (0..exp.points.len()).map(|_| None).collect();
     for (members, results) in families.iter().zip(per_family) {
         for (&i, r) in members.iter().zip(results) {
             slots[i] = Some(r);
         }
     }
-    let results: Vec<Result<(PointResult, bool), SearchError>> =
-        slots.into_iter().flatten().collect();
+    let results: Vec<PointOutcome> = slots.into_iter().flatten().collect();
     reporter.finish();
     let mut points = Vec::with_capacity(results.len());
     let (mut cached, mut sims) = (0usize, 0u64);
