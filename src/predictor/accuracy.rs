@@ -70,7 +70,13 @@ fn bucket(t: u64) -> &'static str {
 
 fn gpu_info_of_system(k: &KernelSet, cal: &Calibration) -> GpuInfo {
     let name = gpu_name_of_folder(&k.gpu);
-    let arch = crate::catalog::device_frame(&name)
+    let frame = crate::catalog::device_frame(&name);
+    let sms = frame
+        .as_ref()
+        .map(|f| f.roofline.sms)
+        .or_else(|| cal.gpus.get(&name).map(|g| g.roofline.sms))
+        .unwrap_or(0.0);
+    let arch = frame
         .map(|f| f.arch)
         .or_else(|| cal.gpus.get(&name).map(|g| g.arch.clone()))
         .unwrap_or_else(|| arch_of_sm(k.system.sm_version.unwrap_or(0)).to_string());
@@ -80,6 +86,7 @@ fn gpu_info_of_system(k: &KernelSet, cal: &Calibration) -> GpuInfo {
         roofline: Roofline {
             flops: k.system.bf16_flops,
             mem_bw: k.system.mem_bw,
+            sms,
         },
         intra_node_bw_gbps: k.system.intra_node_bw / 1e9,
         intra_node_latency_us: k.system.p2p_latency * 1e6,
@@ -318,8 +325,8 @@ pub fn summarize(samples: &[Sample]) -> Vec<AccuracyRow> {
         .collect()
 }
 
-/// Write `accuracy.csv`.
-pub fn write_csv(rows: &[AccuracyRow], path: &Path) -> Result<(), PredictorError> {
+/// Write rows as CSV.
+pub fn write_rows<T: serde::Serialize>(rows: &[T], path: &Path) -> Result<(), PredictorError> {
     let err = |e: &dyn std::fmt::Display| PredictorError::Table {
         path: path.display().to_string(),
         msg: e.to_string(),
@@ -330,6 +337,11 @@ pub fn write_csv(rows: &[AccuracyRow], path: &Path) -> Result<(), PredictorError
     }
     w.flush().map_err(|e| err(&e))?;
     Ok(())
+}
+
+/// Write `accuracy.csv`.
+pub fn write_csv(rows: &[AccuracyRow], path: &Path) -> Result<(), PredictorError> {
+    write_rows(rows, path)
 }
 
 #[cfg(test)]
