@@ -297,9 +297,13 @@ pub struct AccuracyArgs {
     /// Extra hardware catalog entries (YAML) for devices in a profile folder.
     #[arg(long)]
     pub hardware: Option<PathBuf>,
-    /// Output folder for accuracy.csv.
+    /// Output folder for accuracy.csv (and cross_validation.csv).
     #[arg(long, short)]
     pub output: Option<PathBuf>,
+    /// Also cross-validate the Vidur-profile GEMM fit leaving one model out at a time (refits
+    /// per model and device; needs --profiles).
+    #[arg(long, requires = "profiles")]
+    pub cross_validate: bool,
 }
 
 const CALIBRATE_EXAMPLES: &str = "\
@@ -669,6 +673,27 @@ pub fn predictor_accuracy(args: &AccuracyArgs) -> Result<i32> {
         let path = dir.join("accuracy.csv");
         accuracy::write_csv(&rows, &path)?;
         println!("wrote {} ({} groups)", path.display(), rows.len());
+    }
+    if args.cross_validate {
+        let dir = args.profiles.as_ref().expect("clap requires --profiles");
+        let set = crate::predictor::measured::ProfileSet::load(dir)?;
+        let cv = accuracy::cross_validate_gemm(&set, &hw)?;
+        println!("leave-one-model-out GEMM fit (source vidur), num_tokens >= 32");
+        println!(
+            "{:<6} {:<40} {:<16} {:>6} {:>12} {:>10}",
+            "gpu", "held-out model", "op", "n", "held-out%", "fitted%"
+        );
+        for r in &cv {
+            println!(
+                "{:<6} {:<40} {:<16} {:>6} {:>12.2} {:>10.2}",
+                r.gpu, r.model, r.op, r.n, r.held_out_mape_pct, r.fitted_mape_pct
+            );
+        }
+        if let Some(dir) = &args.output {
+            let path = dir.join("cross_validation.csv");
+            accuracy::write_rows(&cv, &path)?;
+            println!("wrote {}", path.display());
+        }
     }
     Ok(0)
 }

@@ -6,7 +6,7 @@
 //! entry whose key names an existing GPU (by name or alias, case-insensitive) or node:
 //!
 //! * every field given replaces the catalog's value; `null` clears an optional field
-//!   (`sm_version`, `fp8_dense_tflops`);
+//!   (`sm_version`, `sm_count`, `fp8_dense_tflops`);
 //! * `aliases` are added to the existing ones;
 //! * a given `prices` list replaces the whole list (so `price()` returns yours).
 //!
@@ -130,6 +130,9 @@ pub struct GpuSpec {
     pub architecture: Architecture,
     /// CUDA compute capability × 10 (80, 86, 89, 90, 100); `None` for AMD.
     pub sm_version: Option<u32>,
+    /// Streaming multiprocessors (GEMM wave quantization in the analytic predictor); optional,
+    /// `None` where unknown.
+    pub sm_count: Option<u32>,
     /// Dense BF16/FP16 tensor TFLOPS.
     pub bf16_dense_tflops: f64,
     /// Dense FP8 tensor TFLOPS; `None` where the GPU has no FP8 tensor cores.
@@ -402,6 +405,8 @@ struct RawGpu {
     architecture: Option<Architecture>,
     #[serde(default, deserialize_with = "nullable")]
     sm_version: Option<Option<u32>>,
+    #[serde(default, deserialize_with = "nullable")]
+    sm_count: Option<Option<u32>>,
     bf16_dense_tflops: Option<f64>,
     #[serde(default, deserialize_with = "nullable")]
     fp8_dense_tflops: Option<Option<f64>>,
@@ -440,7 +445,7 @@ impl RawGpu {
                 }
             }
         }
-        replace_given!(self, p; vendor, architecture, sm_version, bf16_dense_tflops,
+        replace_given!(self, p; vendor, architecture, sm_version, sm_count, bf16_dense_tflops,
             fp8_dense_tflops, memory_gib, memory_bandwidth_gb_per_s,
             intra_node_bandwidth_gb_per_s, intra_node_latency_us, inter_node_bandwidth_gb_per_s,
             pcie_bandwidth_gb_per_s, default_node, prices);
@@ -550,6 +555,7 @@ impl RawFile {
                 vendor,
                 architecture: g.architecture.ok_or_else(|| missing("architecture"))?,
                 sm_version,
+                sm_count: g.sm_count.flatten(),
                 bf16_dense_tflops: positive("bf16_dense_tflops", g.bf16_dense_tflops)?,
                 fp8_dense_tflops: fp8,
                 memory_gib: positive("memory_gib", g.memory_gib)?,

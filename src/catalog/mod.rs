@@ -207,6 +207,7 @@ pub fn gpu_frame(
         roofline: crate::predictor::analytic::curves::Roofline {
             flops: g.bf16_dense_tflops * 1e12,
             mem_bw: g.memory_bandwidth_gb_per_s * 1e9,
+            sms: g.sm_count.map_or(0.0, f64::from),
         },
         intra_node_bw_gbps: g.intra_node_bandwidth_gb_per_s,
     }

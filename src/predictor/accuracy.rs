@@ -70,7 +70,13 @@ fn bucket(t: u64) -> &'static str {
 
 fn gpu_info_of_system(k: &KernelSet, cal: &Calibration) -> GpuInfo {
     let name = gpu_name_of_folder(&k.gpu);
-    let arch = crate::catalog::device_frame(&name)
+    let frame = crate::catalog::device_frame(&name);
+    let sms = frame
+        .as_ref()
+        .map(|f| f.roofline.sms)
+        .or_else(|| cal.gpus.get(&name).map(|g| g.roofline.sms))
+        .unwrap_or(0.0);
+    let arch = frame
         .map(|f| f.arch)
         .or_else(|| cal.gpus.get(&name).map(|g| g.arch.clone()))
         .unwrap_or_else(|| arch_of_sm(k.system.sm_version.unwrap_or(0)).to_string());
@@ -80,6 +86,7 @@ fn gpu_info_of_system(k: &KernelSet, cal: &Calibration) -> GpuInfo {
         roofline: Roofline {
             flops: k.system.bf16_flops,
             mem_bw: k.system.mem_bw,
+            sms,
         },
         intra_node_bw_gbps: k.system.intra_node_bw / 1e9,
         intra_node_latency_us: k.system.p2p_latency * 1e6,
@@ -318,8 +325,87 @@ pub fn summarize(samples: &[Sample]) -> Vec<AccuracyRow> {
         .collect()
 }
 
-/// Write `accuracy.csv`.
-pub fn write_csv(rows: &[AccuracyRow], path: &Path) -> Result<(), PredictorError> {
+/// One line of `cross_validation.csv`: the Vidur-profile GEMM curve refitted without one
+/// model, judged on that model's linear ops.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct CrossValidationRow {
+    /// Vidur device.
+    pub gpu: String,
+    /// The held-out model.
+    pub model: String,
+    /// Operator, or `all` for the four projections together.
+    pub op: String,
+    /// Rows (`num_tokens ≥ 32`, all TP degrees).
+    pub n: usize,
+    /// MAPE of the curve fitted on the device's other models.
+    pub held_out_mape_pct: f64,
+    /// MAPE of the curve fitted on all of the device's models (for comparison).
+    pub fitted_mape_pct: f64,
+}
+
+/// Leave-one-model-out cross-validation of the Vidur-profile GEMM fit: for every device with
+/// at least two mlp.csv files, refit the GEMM curve (as `calibrate-kernels` does for source
+/// `vidur`) on the other models' files and measure MAPE on the held-out model's four
+/// projections for `num_tokens ≥ 32`. Peaks and SM counts come from the hardware catalog.
+pub fn cross_validate_gemm(
+    set: &ProfileSet,
+    hw: &HardwareCatalog,
+) -> Result<Vec<CrossValidationRow>, PredictorError> {
+    use super::analytic::fit::{fit_gemm_grouped, mlp_gemm_points, vidur_gemm_points};
+    let mut by_device: BTreeMap<&str, Vec<&super::measured::MlpProfile>> = BTreeMap::new();
+    for p in &set.mlp {
+        by_device.entry(p.device.as_str()).or_default().push(p);
+    }
+    let mut out = Vec::new();
+    for (device, files) in by_device {
+        if files.len() < 2 {
+            continue;
+        }
+        let g = hw.gpu(device).map_err(|e| PredictorError::Table {
+            path: files[0].path.display().to_string(),
+            msg: format!("{e} (add the GPU with --hardware FILE)"),
+        })?;
+        let r = crate::catalog::gpu_frame(g, device).roofline;
+        let all = fit_gemm_grouped(&vidur_gemm_points(&files), &r).fit;
+        for (i, held) in files.iter().enumerate() {
+            let rest: Vec<&super::measured::MlpProfile> = files
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| *j != i)
+                .map(|(_, p)| *p)
+                .collect();
+            let cv = fit_gemm_grouped(&vidur_gemm_points(&rest), &r).fit;
+            let mut errs: BTreeMap<String, (f64, f64, usize)> = BTreeMap::new();
+            for (op, (m, n, k, ms)) in mlp_gemm_points(held) {
+                if m < 32.0 {
+                    continue;
+                }
+                let e_cv = ((cv.ms(&r, m, n, k) - ms) / ms).abs() * 100.0;
+                let e_all = ((all.ms(&r, m, n, k) - ms) / ms).abs() * 100.0;
+                for key in [op.name().to_string(), "all".to_string()] {
+                    let e = errs.entry(key).or_default();
+                    e.0 += e_cv;
+                    e.1 += e_all;
+                    e.2 += 1;
+                }
+            }
+            for (op, (cv_sum, all_sum, n)) in errs {
+                out.push(CrossValidationRow {
+                    gpu: device.to_string(),
+                    model: held.model.clone(),
+                    op,
+                    n,
+                    held_out_mape_pct: cv_sum / n as f64,
+                    fitted_mape_pct: all_sum / n as f64,
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Write rows as CSV.
+pub fn write_rows<T: serde::Serialize>(rows: &[T], path: &Path) -> Result<(), PredictorError> {
     let err = |e: &dyn std::fmt::Display| PredictorError::Table {
         path: path.display().to_string(),
         msg: e.to_string(),
@@ -330,6 +416,11 @@ pub fn write_csv(rows: &[AccuracyRow], path: &Path) -> Result<(), PredictorError
     }
     w.flush().map_err(|e| err(&e))?;
     Ok(())
+}
+
+/// Write `accuracy.csv`.
+pub fn write_csv(rows: &[AccuracyRow], path: &Path) -> Result<(), PredictorError> {
+    write_rows(rows, path)
 }
 
 #[cfg(test)]

@@ -64,17 +64,51 @@ fn accuracy_on_the_shared_measurements() {
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let acc = read_accuracy(&out.join("accuracy.csv"));
-    // Linear ops over every Vidur MLP file, num_tokens >= 32.
-    for op in [
+    let linear = [
         "attn_pre_proj",
         "attn_post_proj",
         "mlp_up_proj",
         "mlp_down_proj",
-    ] {
+    ];
+    // Linear ops over every Vidur MLP file, num_tokens >= 32.
+    for op in linear {
         let (n, mape, _) = acc[&key("vidur", "all", "all", "all", op, "32+")];
         assert!(n > 10_000, "{op}: {n} rows");
-        assert!(mape <= 10.0, "{op}: MAPE {mape:.1}%");
+        assert!(mape <= 8.0, "{op}: MAPE {mape:.1}%");
     }
+    // Per (GPU, model) file, all TP degrees together: the 10% bar. Three H100 cells are
+    // still just above it: cuBLAS picks a slower kernel in some token ranges (a sawtooth the
+    // wave-quantized curve follows only in part); they are held at their current level.
+    let near_bar = [
+        (
+            "h100",
+            "codellama/CodeLlama-34b-Instruct-hf",
+            "mlp_down_proj",
+        ),
+        ("h100", "meta-llama/Llama-2-70b-hf", "mlp_down_proj"),
+        ("h100", "microsoft/phi-2", "attn_pre_proj"),
+    ];
+    let mut files = 0;
+    for (k, &(n, mape, _)) in &acc {
+        let [src, gpu, model, tp, op, tokens] = k.each_ref().map(String::as_str);
+        if src != "vidur" || gpu == "all" || model == "all" || tp != "all" || tokens != "32+" {
+            continue;
+        }
+        if !linear.contains(&op) {
+            continue;
+        }
+        files += 1;
+        let bar = if near_bar.contains(&(gpu, model, op)) {
+            11.0
+        } else {
+            10.0
+        };
+        assert!(
+            mape <= bar,
+            "{gpu} {model} {op}: MAPE {mape:.2}% over {n} rows"
+        );
+    }
+    assert_eq!(files, 52, "13 Vidur MLP files x 4 linear ops");
     for op in [
         "attn_prefill",
         "attn_decode",
@@ -84,6 +118,21 @@ fn accuracy_on_the_shared_measurements() {
         let (n, mape, _) = acc[&key("kernels", "all", "all", "all", op, "all")];
         assert!(n > 100, "{op}: {n} rows");
         assert!(mape <= 15.0, "{op}: MAPE {mape:.1}%");
+        // Per GPU: the 15% bar (A100 decode attention is still just above it, held there).
+        for gpu in ["a100", "h100", "h200"] {
+            let (_, mape, _) = acc[&key("kernels", gpu, "all", "all", op, "all")];
+            let bar = if (gpu, op) == ("a100", "attn_decode") {
+                16.0
+            } else {
+                15.0
+            };
+            assert!(mape <= bar, "{gpu} {op}: MAPE {mape:.1}%");
+        }
+    }
+    // Kernel-table GEMMs per GPU.
+    for gpu in ["a100", "h100", "h200"] {
+        let (_, mape, _) = acc[&key("kernels", gpu, "all", "all", "gemm", "all")];
+        assert!(mape <= 9.0, "{gpu} gemm: MAPE {mape:.1}%");
     }
     // Every GPU of both folders is reported.
     for gpu in ["a100", "h100", "h200"] {
@@ -97,6 +146,51 @@ fn accuracy_on_the_shared_measurements() {
         "mlp_up_proj",
         "32+"
     )));
+}
+
+/// Leave-one-model-out: the Vidur-profile GEMM curve refitted without a model predicts that
+/// model's linear ops about as well as the curve fitted with it (no per-model constants).
+#[test]
+fn gemm_fit_generalizes_to_held_out_models() {
+    let s = shared();
+    let out = tmp("cv");
+    let o = bin()
+        .args(["predictor-accuracy", "--cross-validate", "--profiles"])
+        .arg(s.join("data/vidur-profiling"))
+        .arg("--output")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let table = String::from_utf8_lossy(&o.stdout);
+    println!(
+        "{}",
+        &table[table.find("leave-one-model-out").unwrap_or(0)..]
+    );
+    let mut rdr = csv::Reader::from_path(out.join("cross_validation.csv")).unwrap();
+    let mut rows = 0;
+    let mut models = 0;
+    for r in rdr.records() {
+        let r = r.unwrap();
+        let (gpu, model, op) = (&r[0], &r[1], &r[2]);
+        let n: usize = r[3].parse().unwrap();
+        let held: f64 = r[4].parse().unwrap();
+        let fitted: f64 = r[5].parse().unwrap();
+        assert!(n >= 255, "{gpu} {model} {op}: {n} rows");
+        let bar = if op == "all" { 10.0 } else { 12.0 };
+        assert!(
+            held <= bar,
+            "{gpu} {model} {op}: held-out MAPE {held:.2}% (fitted {fitted:.2}%)"
+        );
+        assert!(
+            held <= fitted + 1.5,
+            "{gpu} {model} {op}: held-out MAPE {held:.2}% vs fitted {fitted:.2}%"
+        );
+        rows += 1;
+        models += usize::from(op == "all");
+    }
+    // a100: 5 models, h100: 4, a40: 4; 5 rows each (4 ops + all).
+    assert_eq!((models, rows), (13, 65));
 }
 
 #[test]

@@ -12,6 +12,42 @@ pub struct Roofline {
     pub flops: f64,
     /// HBM bytes/s.
     pub mem_bw: f64,
+    /// Streaming multiprocessors (0: unknown, GEMM wave quantization is then left out).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub sms: f64,
+}
+
+fn is_zero(x: &f64) -> bool {
+    *x == 0.0
+}
+
+/// Output tiles (rows of `m` × columns of `n`) a BF16 GEMM kernel may use; the library picks
+/// one per shape.
+pub const GEMM_TILES: [(f64, f64); 5] = [
+    (64.0, 64.0),
+    (64.0, 128.0),
+    (128.0, 128.0),
+    (128.0, 256.0),
+    (256.0, 128.0),
+];
+
+/// Wave quantization of an `m × n` GEMM output on `sms` SMs: the work of the cheapest tiling,
+/// whole waves of `sms` tiles each, over the same tiling's work without padding or partial
+/// waves (≥ 1). A tile of `a` elements costs `a + tile_cost` (fixed per-tile overhead), so
+/// small tiles only win where big ones would leave SMs idle.
+#[inline]
+pub fn wave_quantization(m: f64, n: f64, sms: f64, tile_cost: f64) -> f64 {
+    let mut best = f64::INFINITY;
+    let mut ideal = f64::INFINITY;
+    for (tm, tn) in GEMM_TILES {
+        let area = tm * tn;
+        let cost = (area + tile_cost) / area;
+        let tiles = (m / tm).ceil() * (n / tn).ceil();
+        let waves = (tiles / sms).ceil();
+        best = best.min(waves * sms * area * cost);
+        ideal = ideal.min(m * n * cost);
+    }
+    best / ideal
 }
 
 /// `(a^p + b^p)^(1/p)`: a max that bends smoothly where compute and memory time meet.
@@ -43,6 +79,12 @@ pub struct GemmFit {
     pub k_half: f64,
     /// Sharpness of the compute/memory transition.
     pub smooth: f64,
+    /// Exponent of the wave-quantization factor on the compute time (0: a smooth curve).
+    #[serde(default)]
+    pub wave_exp: f64,
+    /// Fixed per-tile overhead in output elements (see [`wave_quantization`]).
+    #[serde(default)]
+    pub tile_cost: f64,
 }
 
 /// FLOPs of a GEMM.
@@ -65,7 +107,10 @@ impl GemmFit {
             * (m / (m + self.m_half))
             * (n / (n + self.n_half))
             * (k / (k + self.k_half));
-        let tc = gemm_flops(m, n, k) / (r.flops * eff);
+        let mut tc = gemm_flops(m, n, k) / (r.flops * eff);
+        if self.wave_exp != 0.0 && r.sms > 0.0 {
+            tc *= wave_quantization(m, n, r.sms, self.tile_cost).powf(self.wave_exp);
+        }
         let tm = gemm_bytes(m, n, k) / (r.mem_bw * self.mem_eff);
         (self.t0_us * 1e-6 + smooth_max(tc, tm, self.smooth)) * 1e3
     }
@@ -290,6 +335,7 @@ mod tests {
     const R: Roofline = Roofline {
         flops: 1e15,
         mem_bw: 2e12,
+        sms: 0.0,
     };
 
     #[test]
@@ -312,6 +358,8 @@ mod tests {
             n_half: 0.0,
             k_half: 0.0,
             smooth: 50.0,
+            wave_exp: 0.0,
+            tile_cost: 0.0,
         };
         // Large square GEMM: compute-bound at peak.
         let t = f.ms(&R, 8192.0, 8192.0, 8192.0);
@@ -321,6 +369,34 @@ mod tests {
         let t = f.ms(&R, 1.0, 8192.0, 8192.0);
         let tm = gemm_bytes(1.0, 8192.0, 8192.0) / 2e12 * 1e3;
         assert!((t / tm - 1.0).abs() < 0.02, "{t} vs {tm}");
+    }
+
+    #[test]
+    fn waves_quantize_the_compute_time() {
+        // 132 SMs, N = 8192: 128×256 tiles fill one wave up to m = 512 (4 × 32 = 128 tiles).
+        let q = |m: f64| wave_quantization(m, 8192.0, 132.0, 0.0);
+        assert!((q(512.0) - 132.0 / 128.0).abs() < 1e-9, "{}", q(512.0));
+        // One more row of tiles: a second, mostly idle wave, or smaller tiles (64×64: 9 × 128
+        // tiles in 9 waves of 132).
+        assert!((q(520.0) - 9.0 * 132.0 * 4096.0 / (520.0 * 8192.0)).abs() < 1e-9);
+        // Huge GEMMs: many waves, quantization fades.
+        assert!(q(65536.0) < 1.05);
+        let f = GemmFit {
+            t0_us: 0.0,
+            compute_eff: 1.0,
+            mem_eff: 1.0,
+            m_half: 0.0,
+            n_half: 0.0,
+            k_half: 0.0,
+            smooth: 50.0,
+            wave_exp: 1.0,
+            tile_cost: 0.0,
+        };
+        // Compute-bound (fast memory): the compute time takes the factor.
+        let fast = Roofline { mem_bw: 1e15, ..R };
+        let with = Roofline { sms: 132.0, ..fast };
+        let ratio = f.ms(&with, 520.0, 8192.0, 8192.0) / f.ms(&fast, 520.0, 8192.0, 8192.0);
+        assert!((ratio - q(520.0)).abs() < 0.01, "{ratio}");
     }
 
     #[test]

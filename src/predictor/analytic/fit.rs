@@ -121,16 +121,15 @@ fn gemm_from(x: &[f64]) -> GemmFit {
         n_half: x[4].exp(),
         k_half: x[5].exp(),
         smooth: 1.0 + x[6].exp(),
+        wave_exp: x.get(7).map_or(0.0, |a| a.max(0.0)),
+        tile_cost: x.get(8).map_or(0.0, |c| c.exp()),
     }
 }
 
-/// Fit a GEMM curve on `(m, n, k, ms)` points.
-pub fn fit_gemm(points: &[GemmPoint], r: &Roofline) -> Fitted<GemmFit> {
-    let loss = |x: &[f64]| {
-        let g = gemm_from(x);
-        log_loss(points.iter().map(|&(m, n, k, ms)| (g.ms(r, m, n, k), ms)))
-    };
-    let x0 = vec![
+/// Fit a GEMM curve minimizing `loss` from a few starting points (with the wave term when the
+/// roofline knows its SM count); the best is kept. Deterministic.
+fn fit_gemm_with(r: &Roofline, loss: impl Fn(&GemmFit) -> f64) -> GemmFit {
+    let smooth = vec![
         5f64.ln(),
         0.7f64.ln(),
         0.7f64.ln(),
@@ -139,9 +138,62 @@ pub fn fit_gemm(points: &[GemmPoint], r: &Roofline) -> Fitted<GemmFit> {
         128f64.ln(),
         2f64.ln(),
     ];
-    let fit = gemm_from(&minimize(x0, loss));
+    let starts: Vec<Vec<f64>> = if r.sms > 0.0 {
+        [0.25, 0.5]
+            .iter()
+            .map(|a| {
+                let mut x = smooth.clone();
+                x.extend([*a, 4096f64.ln()]);
+                x
+            })
+            .collect()
+    } else {
+        vec![smooth]
+    };
+    starts
+        .into_iter()
+        .map(|x0| gemm_from(&minimize(x0, |x| loss(&gemm_from(x)))))
+        .map(|g| (loss(&g), g))
+        .min_by(|a, b| a.0.total_cmp(&b.0))
+        .expect("at least one start")
+        .1
+}
+
+/// Fit a GEMM curve on `(m, n, k, ms)` points (mean absolute log-ratio).
+pub fn fit_gemm(points: &[GemmPoint], r: &Roofline) -> Fitted<GemmFit> {
+    let fit = fit_gemm_with(r, |g| {
+        log_loss(points.iter().map(|&(m, n, k, ms)| (g.ms(r, m, n, k), ms)))
+    });
     Fitted {
         quality: quality(points.iter().map(|&(m, n, k, ms)| (fit.ms(r, m, n, k), ms))),
+        fit,
+    }
+}
+
+/// Fit a GEMM curve on grouped points (one group per profiled file and operator): minimizes
+/// the 4-norm of the groups' MAPEs, so no model's operator is sacrificed to the others. Groups
+/// only weigh the rows; every coefficient is shared by all models.
+pub fn fit_gemm_grouped(points: &[(usize, GemmPoint)], r: &Roofline) -> Fitted<GemmFit> {
+    let groups = points.iter().map(|(g, _)| g + 1).max().unwrap_or(0);
+    let fit = fit_gemm_with(r, |g| {
+        let mut sum = vec![(0.0, 0.0); groups];
+        for &(i, (m, n, k, ms)) in points {
+            sum[i].0 += (g.ms(r, m, n, k) / ms - 1.0).abs();
+            sum[i].1 += 1.0;
+        }
+        let mapes: Vec<f64> = sum
+            .iter()
+            .filter(|(_, c)| *c > 0.0)
+            .map(|(e, c)| e / c)
+            .collect();
+        (mapes.iter().map(|e| e.powi(4)).sum::<f64>() / mapes.len().max(1) as f64).powf(0.25)
+    });
+    Fitted {
+        quality: quality(
+            points
+                .iter()
+                .map(|&(_, (m, n, k, ms))| (fit.ms(r, m, n, k), ms)),
+        ),
         fit,
     }
 }
@@ -422,11 +474,12 @@ pub fn mlp_elementwise_points(p: &MlpProfile) -> Vec<(TokenOp, usize, f64, f64)>
     out
 }
 
-/// Kernel-table fits for one GPU.
-pub fn fit_kernels(k: &KernelSet) -> SourceFits {
+/// Kernel-table fits for one GPU with `sms` SMs (0: unknown).
+pub fn fit_kernels(k: &KernelSet, sms: f64) -> SourceFits {
     let r = Roofline {
         flops: k.system.bf16_flops,
         mem_bw: k.system.mem_bw,
+        sms,
     };
     // LLM layers never have n or k below 256 per device; the grid's tiny edges would only
     // pull the curve away from the shapes that matter.
@@ -461,16 +514,26 @@ pub fn fit_kernels(k: &KernelSet) -> SourceFits {
     fits
 }
 
+/// GEMM points of mlp.csv files, grouped by (file, operator).
+pub fn vidur_gemm_points(profiles: &[&MlpProfile]) -> Vec<(usize, GemmPoint)> {
+    let ops = TokenOp::ALL.len();
+    profiles
+        .iter()
+        .enumerate()
+        .flat_map(|(f, p)| {
+            mlp_gemm_points(p)
+                .into_iter()
+                .map(move |(op, g)| (f * ops + op as usize, g))
+        })
+        .collect()
+}
+
 /// Vidur-profile fits for one device from all its mlp.csv files.
 pub fn fit_vidur_device(profiles: &[&MlpProfile], r: &Roofline) -> SourceFits {
     let mut fits = SourceFits::default();
-    let gemm: Vec<GemmPoint> = profiles
-        .iter()
-        .flat_map(|p| mlp_gemm_points(p))
-        .map(|(_, g)| g)
-        .collect();
+    let gemm = vidur_gemm_points(profiles);
     if !gemm.is_empty() {
-        fits.gemm = Some(fit_gemm(&gemm, r));
+        fits.gemm = Some(fit_gemm_grouped(&gemm, r));
     }
     let mut kinds: BTreeMap<usize, Vec<(f64, f64)>> = BTreeMap::new();
     for p in profiles {
@@ -499,7 +562,9 @@ pub fn calibrate(
     let mut gpus: BTreeMap<String, GpuCalibration> = BTreeMap::new();
     for k in kernels {
         let name = gpu_name_of_folder(&k.gpu);
-        let arch = frame(&name)
+        let f = frame(&name);
+        let sms = f.as_ref().map_or(0.0, |f| f.roofline.sms);
+        let arch = f
             .map(|f| f.arch)
             .unwrap_or_else(|| arch_of_sm(k.system.sm_version.unwrap_or(0)).to_string());
         let entry = gpus.entry(name.clone()).or_insert_with(|| GpuCalibration {
@@ -507,13 +572,14 @@ pub fn calibrate(
             roofline: Roofline {
                 flops: k.system.bf16_flops,
                 mem_bw: k.system.mem_bw,
+                sms,
             },
             intra_node_bw_gbps: k.system.intra_node_bw / 1e9,
             sources: BTreeMap::new(),
         });
         entry
             .sources
-            .insert(source::KERNELS.to_string(), fit_kernels(k));
+            .insert(source::KERNELS.to_string(), fit_kernels(k, sms));
     }
     let mut by_device: BTreeMap<&str, Vec<&MlpProfile>> = BTreeMap::new();
     for p in &profiles.mlp {
@@ -623,6 +689,7 @@ mod tests {
         let r = Roofline {
             flops: 312e12,
             mem_bw: 2.0e12,
+            sms: 0.0,
         };
         let truth = GemmFit {
             t0_us: 6.0,
@@ -632,6 +699,8 @@ mod tests {
             n_half: 300.0,
             k_half: 100.0,
             smooth: 3.0,
+            wave_exp: 0.0,
+            tile_cost: 0.0,
         };
         let mut pts = Vec::new();
         for m in [1.0, 16.0, 64.0, 256.0, 1024.0, 4096.0] {

@@ -482,6 +482,7 @@ impl GpuInfo {
             roofline: Roofline {
                 flops: g.bf16_dense_tflops * 1e12,
                 mem_bw: g.memory_bandwidth_gb_per_s * 1e9,
+                sms: g.sm_count.map_or(0.0, f64::from),
             },
             intra_node_bw_gbps: g.intra_node_bandwidth_gb_per_s,
             intra_node_latency_us: g.intra_node_latency_us,
@@ -590,6 +591,7 @@ mod tests {
             roofline: Roofline {
                 flops: 2250e12,
                 mem_bw: 8e12,
+                sms: 148.0,
             },
             intra_node_bw_gbps: 900.0,
             intra_node_latency_us: 10.0,
