@@ -66,6 +66,8 @@ struct Shared {
     /// Unit-rate requests per (workload, seed).
     requests: HashMap<(usize, u64), Arc<Vec<RequestSpec>>>,
     predictors: HashMap<String, Arc<dyn ExecutionTimePredictor>>,
+    /// The calibration's version plus a hash of its contents (a refit keeps the version
+    /// string but changes every prediction).
     calibration_version: String,
 }
 
@@ -155,7 +157,11 @@ impl Shared {
             space: space.clone(),
             requests,
             predictors,
-            calibration_version: cal.version.clone(),
+            calibration_version: format!(
+                "{}#{}",
+                cal.version,
+                fnv64(&serde_json::to_vec(&cal).expect("plain data serializes"))
+            ),
         })
     }
 }
