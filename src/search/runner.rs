@@ -436,7 +436,7 @@ impl Reporter {
             let b = ProgressBar::new(total as u64);
             b.set_style(
                 ProgressStyle::with_template(
-                    "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} points, ETA {eta} | {msg}",
+                    "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} points, ETA {eta} | {wide_msg}",
                 )
                 .unwrap_or_else(|_| ProgressStyle::default_bar()),
             );
