@@ -258,6 +258,21 @@ fn mean_decode(r: &[RequestSpec]) -> f64 {
     r.iter().map(|x| x.num_decode_tokens as f64).sum::<f64>() / r.len().max(1) as f64
 }
 
+/// The KV-cache plan the engine will use for `sim`.
+fn memory_plan(sim: &crate::sim::SimConfig) -> Result<memory::MemoryPlan, SearchError> {
+    memory::plan(
+        &sim.model,
+        &sim.device,
+        sim.tensor_parallel_size,
+        sim.num_pipeline_stages,
+        sim.memory_margin_fraction,
+        sim.max_tokens,
+        &sim.scheduler,
+        sim.compat,
+    )
+    .map_err(|e| SearchError::Sim(Box::new(e)))
+}
+
 /// Search one point under every seed.
 fn evaluate_point(
     shared: &Shared,
@@ -268,17 +283,7 @@ fn evaluate_point(
     let started = Instant::now();
     let s = &shared.space;
     let predictor = shared.predictors[&predictor_key(p)].as_ref();
-    let plan = memory::plan(
-        &p.sim.model,
-        &p.sim.device,
-        p.sim.tensor_parallel_size,
-        p.sim.num_pipeline_stages,
-        p.sim.memory_margin_fraction,
-        p.sim.max_tokens,
-        &p.sim.scheduler,
-        p.sim.compat,
-    )
-    .map_err(|e| SearchError::Sim(Box::new(e)))?;
+    let plan = memory_plan(&p.sim)?;
     let mut seeds = Vec::with_capacity(s.seeds.len());
     let mut first_base: Option<Arc<Vec<RequestSpec>>> = None;
     let mut scratch = ProbeScratch::default();
@@ -650,17 +655,7 @@ pub fn dry_run(loaded: &LoadedSpace, jobs: usize) -> Result<DryRun, SearchError>
         let base: Vec<RequestSpec> = full.iter().take(300).copied().collect();
         let predictor = shared.predictors[&predictor_key(p)].as_ref();
         let sim = p.sim.clone();
-        let plan = memory::plan(
-            &sim.model,
-            &sim.device,
-            sim.tensor_parallel_size,
-            sim.num_pipeline_stages,
-            sim.memory_margin_fraction,
-            sim.max_tokens,
-            &sim.scheduler,
-            sim.compat,
-        )
-        .map_err(|e| SearchError::Sim(Box::new(e)))?;
+        let plan = memory_plan(&sim)?;
         let q = estimate_start_qps(&sim, predictor, &base, plan.num_blocks);
         let t = Instant::now();
         let spec = ProbeSpec {
