@@ -1,8 +1,9 @@
 //! `results.csv`: one row per evaluated point, every knob and figure, empty cells for "none".
 //! Floats are written in Rust's shortest round-trip form so the CSV loses nothing.
 //!
-//! The columns are defined once, typed, by [`columns`], so that other writers of the same
-//! table get the same columns in the same order.
+//! The columns are defined once, typed, by [`columns`]; the CSV writer here and the Parquet
+//! writer (`parquet_out`, behind the `parquet` feature) both render that one table, so the two
+//! files always have the same columns in the same order.
 
 use crate::search::{PointResult, SearchOutcome};
 
