@@ -1,6 +1,7 @@
 //! Report writers for a finished search: turn a [`SearchOutcome`] into the files a person reads
 //! (`results.csv`, `results.json`, `best_configs.md`, `pareto_*.png`/`.svg`, `report.html`,
-//! `insights.md`).
+//! `insights.md`), plus `results.parquet` (the `results.csv` table, typed) when the crate is
+//! built with the `parquet` feature.
 //!
 //! Every file is written atomically (`<file>.tmp` in the same directory, then a rename), so an
 //! interrupted run leaves either the previous version or the new one, never a torn file.
@@ -21,6 +22,8 @@ mod csv_out;
 mod glyphs;
 mod html;
 mod insights;
+#[cfg(feature = "parquet")]
+mod parquet_out;
 mod plot;
 mod summary;
 mod table;
@@ -39,7 +42,10 @@ impl Default for ReportOptions {
 }
 
 /// A report file could not be produced; every variant names the file.
+///
+/// Non-exhaustive: the `parquet` feature adds a variant.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ReportError {
     /// Creating the directory, writing or renaming a file failed.
     #[error("cannot write report file {path}")]
@@ -58,6 +64,16 @@ pub enum ReportError {
         /// The cause.
         #[source]
         source: csv::Error,
+    },
+    /// Encoding the Parquet table failed.
+    #[cfg(feature = "parquet")]
+    #[error("cannot write Parquet report {path}")]
+    Parquet {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: polars::error::PolarsError,
     },
     /// Serializing the outcome to JSON failed.
     #[error("cannot serialize the search outcome to {path}")]
@@ -98,6 +114,17 @@ pub fn write_all(
     })?;
     write_atomic(&path, &bytes)?;
     written.push(path);
+
+    #[cfg(feature = "parquet")]
+    {
+        let path = out_dir.join("results.parquet");
+        let bytes = parquet_out::render(outcome).map_err(|source| ReportError::Parquet {
+            path: path.clone(),
+            source,
+        })?;
+        write_atomic(&path, &bytes)?;
+        written.push(path);
+    }
 
     let path = out_dir.join("results.json");
     let bytes = serde_json::to_vec_pretty(outcome).map_err(|source| ReportError::Json {

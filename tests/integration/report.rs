@@ -299,6 +299,8 @@ fn check_common(dir: &Path, o: &SearchOutcome, written: &[PathBuf]) {
     assert_eq!(header, expected_start);
     let rows: Vec<csv::StringRecord> = r.records().map(|x| x.unwrap()).collect();
     assert_eq!(rows.len(), o.points.len());
+    #[cfg(feature = "parquet")]
+    check_parquet(dir, written, &header, rows.len());
 
     // JSON round trip.
     let back: SearchOutcome =
@@ -336,6 +338,32 @@ fn check_common(dir: &Path, o: &SearchOutcome, written: &[PathBuf]) {
         assert!(!html.contains(attr), "remote resource via {attr}");
     }
     assert!(html.contains("</html>"));
+}
+
+/// `results.parquet` (feature `parquet`): written, reported, a Parquet file, and the CSV's
+/// table when read back.
+#[cfg(feature = "parquet")]
+fn check_parquet(dir: &Path, written: &[PathBuf], csv_header: &[String], csv_rows: usize) {
+    use polars::prelude::{ParquetReader, SerReader};
+
+    let p = dir.join("results.parquet");
+    assert!(p.is_file(), "results.parquet missing");
+    assert!(
+        written.contains(&p),
+        "results.parquet not reported as written"
+    );
+    let bytes = fs::read(&p).unwrap();
+    assert!(bytes.starts_with(b"PAR1"), "results.parquet magic");
+    let df = ParquetReader::new(fs::File::open(&p).unwrap())
+        .finish()
+        .unwrap();
+    assert_eq!(df.height(), csv_rows);
+    let names: Vec<String> = df
+        .get_column_names()
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    assert_eq!(names, csv_header);
 }
 
 #[test]
