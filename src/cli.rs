@@ -69,8 +69,9 @@ Examples:
   vidur-search run search-spaces/llama70b.yaml --dry-run
   vidur-search run search-spaces/vidur-paper.yaml --jobs 8 --output out/paper
 Outputs go to reports/<name>/ (results.csv, results.json, runs.csv, best_configs.md,
-pareto_*.png/svg, report.html, insights.md; results.parquet when built with --features parquet). Finished points are cached in <output>/cache/: re-running the same
-command, even after a kill, skips them.";
+pareto_*.png/svg, report.html, insights.md; results.parquet when built with --features
+parquet). Finished points are cached in <output>/cache/: re-running the same command, even
+after a kill, skips them.";
 
 /// How `run` shows progress.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
