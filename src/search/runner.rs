@@ -496,7 +496,7 @@ impl Reporter {
 }
 
 /// Current UTC time as RFC 3339 (seconds).
-fn now_rfc3339() -> String {
+pub fn now_rfc3339() -> String {
     let secs = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs()) as i64;
