@@ -776,7 +776,7 @@ pub fn fit_workloads(args: &FitWorkloadsArgs) -> Result<i32> {
     Ok(0)
 }
 
-/// Today's UTC date as YYYY-MM-DD (H. Hinnant's civil-from-days).
+/// Today's UTC date as YYYY-MM-DD.
 fn today_utc() -> String {
     crate::search::runner::now_rfc3339()[..10].to_string()
 }
