@@ -348,9 +348,9 @@ mod tests {
         );
     }
 
-    #[test]
-    fn gemm_is_a_roofline() {
-        let f = GemmFit {
+    /// A GEMM at full efficiency with no latency or saturation terms.
+    fn ideal_gemm(wave_exp: f64) -> GemmFit {
+        GemmFit {
             t0_us: 0.0,
             compute_eff: 1.0,
             mem_eff: 1.0,
@@ -358,9 +358,14 @@ mod tests {
             n_half: 0.0,
             k_half: 0.0,
             smooth: 50.0,
-            wave_exp: 0.0,
+            wave_exp,
             tile_cost: 0.0,
-        };
+        }
+    }
+
+    #[test]
+    fn gemm_is_a_roofline() {
+        let f = ideal_gemm(0.0);
         // Large square GEMM: compute-bound at peak.
         let t = f.ms(&R, 8192.0, 8192.0, 8192.0);
         let tc = gemm_flops(8192.0, 8192.0, 8192.0) / 1e15 * 1e3;
@@ -381,17 +386,7 @@ mod tests {
         assert!((q(520.0) - 9.0 * 132.0 * 4096.0 / (520.0 * 8192.0)).abs() < 1e-9);
         // Huge GEMMs: many waves, quantization fades.
         assert!(q(65536.0) < 1.05);
-        let f = GemmFit {
-            t0_us: 0.0,
-            compute_eff: 1.0,
-            mem_eff: 1.0,
-            m_half: 0.0,
-            n_half: 0.0,
-            k_half: 0.0,
-            smooth: 50.0,
-            wave_exp: 1.0,
-            tile_cost: 0.0,
-        };
+        let f = ideal_gemm(1.0);
         // Compute-bound (fast memory): the compute time takes the factor.
         let fast = Roofline { mem_bw: 1e15, ..R };
         let with = Roofline { sms: 132.0, ..fast };
