@@ -428,6 +428,7 @@ pub fn prepare(args: &SimulateArgs) -> Result<PreparedSim> {
                     &cal,
                     AnalyticOptions {
                         source: args.calibration_source.clone(),
+                        network: Some(run.sim.node.name.clone()),
                         ..Default::default()
                     },
                 )?)

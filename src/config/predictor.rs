@@ -70,6 +70,7 @@ pub fn build(
                 source: a.source.clone(),
                 iteration_overhead_ms: a.iteration_overhead_ms,
                 skip_embedding_and_lm_head: !a.embedding_and_lm_head,
+                network: Some(sim.node.name.clone()),
             };
             let info = GpuInfo::from_catalog(g, per_node, cal);
             Box::new(
@@ -86,8 +87,12 @@ pub fn build(
                             analytic::LayerShape::of(&sim.model, tp),
                             &info,
                             tp,
+                            pp,
                             cal,
-                            AnalyticOptions::default(),
+                            AnalyticOptions {
+                                network: Some(sim.node.name.clone()),
+                                ..Default::default()
+                            },
                         )
                         .map_err(err("predictor.profiles"))?,
                     ))

@@ -130,7 +130,7 @@ pub fn kernel_samples(
     let mut out = Vec::new();
     for k in sets {
         let gpu = gpu_info_of_system(k, cal);
-        let p = AnalyticPredictor::new(unit_shape(), &gpu, 1, cal, opts(source))?;
+        let p = AnalyticPredictor::new(unit_shape(), &gpu, 1, 1, cal, opts(source))?;
         let mut push = |op: &str, tp: u32, tokens: u64, pred: f64, meas: f64| {
             out.push(Sample {
                 source: "kernels",
@@ -159,7 +159,7 @@ pub fn kernel_samples(
         let mut by_n: BTreeMap<u32, AnalyticPredictor> = BTreeMap::new();
         for a in &k.allreduce {
             cached(&mut by_n, a.num_gpus, || {
-                AnalyticPredictor::new(unit_shape(), &gpu, a.num_gpus, cal, opts(source))
+                AnalyticPredictor::new(unit_shape(), &gpu, a.num_gpus, 1, cal, opts(source))
             })?;
             let graph = match a.backend.as_str() {
                 "vllm_graph" => true,
@@ -207,7 +207,7 @@ pub fn profile_samples(
             let key = (row.shape, row.tp);
             let pred = cached(&mut cache, key, || {
                 let shape = shape_of_row(&row.shape, row.tp);
-                AnalyticPredictor::new(shape, &gpu, row.tp, cal, opts(source))
+                AnalyticPredictor::new(shape, &gpu, row.tp, 1, cal, opts(source))
             })?;
             for (i, op) in TokenOp::ALL.iter().enumerate() {
                 let Some(ms) = row.median_ms[i] else { continue };
@@ -242,17 +242,21 @@ pub fn profile_samples(
                 let mut g = gpu.clone();
                 // devices_per_node < workers means the measurement crossed nodes.
                 g.gpus_per_node = r.devices_per_node.max(1);
-                AnalyticPredictor::new(unit_shape(), &g, r.num_workers, cal, opts(source))
+                let (tp, pp) = if n.collective == "all_reduce" {
+                    (r.num_workers, 1)
+                } else {
+                    (1, r.num_workers)
+                };
+                let o = AnalyticOptions {
+                    network: Some(n.sku.clone()),
+                    ..opts(source)
+                };
+                AnalyticPredictor::new(unit_shape(), &g, tp, pp, cal, o)
             })?;
             let pred = if n.collective == "all_reduce" {
                 p.all_reduce_bytes_ms(r.bytes, false)
             } else {
-                let (lat, bw) = if r.devices_per_node >= 2 {
-                    (gpu.intra_node_latency_us, gpu.intra_node_bw_gbps)
-                } else {
-                    (gpu.intra_node_latency_us, gpu.inter_node_bw_gbps)
-                };
-                (lat * 1e-6 + r.bytes / (bw * 1e9)) * 1e3
+                p.send_recv_bytes_ms(r.bytes)
             };
             out.push(Sample {
                 source: "vidur",

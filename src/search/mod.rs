@@ -19,7 +19,7 @@ pub use runner::{run, RunOptions};
 pub use space::{LoadedSpace, SearchSpace};
 
 /// Bumped whenever a change alters simulation results, so cached points are recomputed.
-pub const ENGINE_VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "+search.2");
+pub const ENGINE_VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "+search.3");
 
 /// Why a search could not run.
 #[derive(Debug, thiserror::Error)]

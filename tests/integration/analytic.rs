@@ -5,7 +5,19 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use crate::common::{bin, shared};
+use vidur_search::catalog::HardwareCatalog;
+use vidur_search::config::vidur_json;
+use vidur_search::metrics::stats::{LatencyStats, Summary};
+use vidur_search::predictor::analytic::calibration::Calibration;
+use vidur_search::predictor::analytic::{AnalyticOptions, AnalyticPredictor, GpuInfo, LayerShape};
+use vidur_search::predictor::{
+    BatchEntry, Composed, ExecutionTimePredictor, OpModel, PredictorError, TokenOp,
+    VidurTablesPredictor,
+};
+use vidur_search::sim::{simulate, Compat, SimConfig};
+use vidur_search::workload;
+
+use crate::common::{bin, read_csv, shared, tables_for};
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -109,6 +121,13 @@ fn accuracy_on_the_shared_measurements() {
         );
     }
     assert_eq!(files, 52, "13 Vidur MLP files x 4 linear ops");
+    // Vidur's network profiles: TP all-reduce (Vidur source) and PP send/recv from the node's
+    // measured NCCL fits.
+    for op in ["all_reduce", "send_recv"] {
+        let (n, mape, _) = acc[&key("vidur", "all", "all", "all", op, "all")];
+        assert!(n > 5_000, "{op}: {n} rows");
+        assert!(mape <= 10.0, "vidur {op}: MAPE {mape:.1}%");
+    }
     for op in [
         "attn_prefill",
         "attn_decode",
@@ -118,15 +137,10 @@ fn accuracy_on_the_shared_measurements() {
         let (n, mape, _) = acc[&key("kernels", "all", "all", "all", op, "all")];
         assert!(n > 100, "{op}: {n} rows");
         assert!(mape <= 15.0, "{op}: MAPE {mape:.1}%");
-        // Per GPU: the 15% bar (A100 decode attention is still just above it, held there).
+        // Per GPU: the 15% bar.
         for gpu in ["a100", "h100", "h200"] {
             let (_, mape, _) = acc[&key("kernels", gpu, "all", "all", op, "all")];
-            let bar = if (gpu, op) == ("a100", "attn_decode") {
-                16.0
-            } else {
-                15.0
-            };
-            assert!(mape <= bar, "{gpu} {op}: MAPE {mape:.1}%");
+            assert!(mape <= 15.0, "{gpu} {op}: MAPE {mape:.1}%");
         }
     }
     // Kernel-table GEMMs per GPU.
@@ -255,33 +269,152 @@ fn qwen3_32b_on_h200_and_llama31_70b_on_b200_need_no_profiles() {
     }
 }
 
+/// The analytic operator model, except for one operator whose times come from a Vidur
+/// prediction table.
+struct WithVidurKvSave {
+    analytic: AnalyticPredictor,
+    /// Vidur's `attn_kv_cache_save` prediction per token count.
+    kv_save_ms: Vec<f64>,
+}
+
+impl OpModel for WithVidurKvSave {
+    fn token_op_ms(&self, op: TokenOp, num_tokens: u32) -> Result<f64, PredictorError> {
+        if op == TokenOp::AttnKvCacheSave {
+            return Ok(self.kv_save_ms[num_tokens as usize]);
+        }
+        self.analytic.token_op_ms(op, num_tokens)
+    }
+    fn attn_prefill_ms(&self, batch: &[BatchEntry]) -> Result<f64, PredictorError> {
+        self.analytic.attn_prefill_ms(batch)
+    }
+    fn attn_decode_ms(&self, batch: &[BatchEntry]) -> Result<f64, PredictorError> {
+        self.analytic.attn_decode_ms(batch)
+    }
+    fn all_reduce_ms(&self, num_tokens: u32) -> Result<f64, PredictorError> {
+        self.analytic.all_reduce_ms(num_tokens)
+    }
+    fn send_recv_ms(&self, num_tokens: u32) -> Result<f64, PredictorError> {
+        self.analytic.send_recv_ms(num_tokens)
+    }
+    fn describe(&self) -> String {
+        "analytic with Vidur's attn_kv_cache_save".into()
+    }
+}
+
+/// `ops` composed into layers and stages as `sim` runs them.
+fn compose<M: OpModel>(sim: &SimConfig, ops: M) -> Composed<M> {
+    let pp = sim.num_pipeline_stages;
+    Composed::new(
+        ops,
+        sim.model.num_layers / pp,
+        pp,
+        sim.tensor_parallel_size,
+        sim.model.post_attn_norm,
+    )
+}
+
+/// TTFT and TPOT P50/P90 of `ours` over `vidur`.
+fn latency_ratios(ours: &Summary, vidur: &Summary) -> [f64; 4] {
+    let r = |o: &LatencyStats, v: &LatencyStats, p90: bool| {
+        let pick = |s: &LatencyStats| if p90 { s.p90 } else { s.p50 }.expect("completed requests");
+        pick(o) / pick(v)
+    };
+    [
+        r(&ours.ttft, &vidur.ttft, false),
+        r(&ours.ttft, &vidur.ttft, true),
+        r(&ours.tpot, &vidur.tpot, false),
+        r(&ours.tpot, &vidur.tpot, true),
+    ]
+}
+
+/// Every conformance case priced by the analytic predictor (Vidur-profile GEMM fits, kernel-table
+/// attention) against Vidur's own run of it. Per operator the two agree within about 10%, except
+/// `attn_kv_cache_save`: Vidur's tables, trained on a synthetic attention profile, price it at
+/// 2.2 µs per token per layer for Llama-2-7B (1.13 ms for a 512-token chunk, a 30 GB/s write),
+/// half of a prefill iteration, where an HBM write of 8 MB takes about 10 µs. So:
+/// * with Vidur's table for that one operator, TTFT and TPOT land within 0.8–1.25× of Vidur's
+///   on every case;
+/// * fully analytic, TPOT P50 stays within 0.5–1.25×; TTFT is lower (down to 0.1× on the cases
+///   running near Vidur's knee, where the cheaper prefill removes the queueing).
 #[test]
-fn vidur_workloads_priced_analytically_land_near_vidur() {
+fn conformance_workloads_priced_analytically_land_near_vidur() {
     let s = shared();
-    for case in ["vllm_heavy", "llama3_sarathi"] {
-        let c = s.join("conformance/cases").join(case);
-        let run = |tables: bool| -> serde_json::Value {
-            let mut cmd = bin();
-            cmd.args(["simulate", "--json", "--vidur-config"])
-                .arg(c.join("config.json"))
-                .arg("--trace")
-                .arg(c.join("trace.csv"));
-            if tables {
-                let t = std::fs::read_to_string(c.join("TABLES")).unwrap();
-                cmd.arg("--vidur-tables")
-                    .arg(s.join("conformance/tables").join(t.trim()));
-            } else {
-                cmd.args(["--calibration-source", "vidur"]);
-            }
-            let o = cmd.output().unwrap();
-            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-            serde_json::from_slice(&o.stdout).unwrap()
+    let cal = Calibration::embedded();
+    let hw = HardwareCatalog::embedded();
+    let mut cases: Vec<PathBuf> = std::fs::read_dir(s.join("conformance/cases"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    cases.sort();
+    assert!(cases.len() >= 7, "{} cases", cases.len());
+    for case in cases {
+        let name = case.file_name().unwrap().to_string_lossy().to_string();
+        let tables = tables_for(&case, &s.join("conformance/tables"));
+        let run =
+            vidur_json::load(&case.join("config.json"), Some(&case.join("trace.csv"))).unwrap();
+        let requests = workload::generate(&run.workload, Compat::Vidur, &run.base_dir).unwrap();
+        let (tp, pp) = (run.sim.tensor_parallel_size, run.sim.num_pipeline_stages);
+        let vidur = VidurTablesPredictor::load(
+            &tables,
+            &run.sim.model,
+            tp,
+            pp,
+            &run.predictor,
+            Compat::Vidur,
+        )
+        .unwrap();
+        let gpu = GpuInfo::from_catalog(
+            hw.gpu(&run.sim.device.name).unwrap(),
+            run.sim.node.num_devices_per_node,
+            &cal,
+        );
+        let analytic = || {
+            AnalyticPredictor::new(
+                LayerShape::of(&run.sim.model, tp),
+                &gpu,
+                tp,
+                pp,
+                &cal,
+                AnalyticOptions {
+                    source: Some("vidur".into()),
+                    network: Some(run.sim.node.name.clone()),
+                    ..Default::default()
+                },
+            )
+            .unwrap()
         };
-        let (vidur, ours) = (run(true), run(false));
-        let ratio = ours["tpot"]["p50"].as_f64().unwrap() / vidur["tpot"]["p50"].as_f64().unwrap();
+        let (header, rows) = read_csv(&tables.join("attn_kv_cache_save.csv.gz"));
+        assert_eq!(header, ["num_tokens", "prediction"]);
+        let mut kv_save_ms = vec![f64::NAN; 1 << 16];
+        for r in rows {
+            let t: f64 = r[0].parse().unwrap();
+            kv_save_ms[t as usize] = r[1].parse().unwrap();
+        }
+        let summary = |p: &dyn ExecutionTimePredictor| {
+            simulate(&run.sim, &requests, p).unwrap().metrics.summary()
+        };
+        let theirs = summary(&vidur);
+        let mixed = latency_ratios(
+            &summary(&compose(
+                &run.sim,
+                WithVidurKvSave {
+                    analytic: analytic(),
+                    kv_save_ms,
+                },
+            )),
+            &theirs,
+        );
+        let pure = latency_ratios(&summary(&compose(&run.sim, analytic())), &theirs);
+        eprintln!("{name}: with Vidur's KV save (TTFT p50/p90, TPOT p50/p90) {mixed:.2?}; analytic {pure:.2?}");
+        for r in mixed {
+            assert!(
+                (0.8..1.25).contains(&r),
+                "{name}: with Vidur's KV save {mixed:.2?}"
+            );
+        }
         assert!(
-            (0.5..2.0).contains(&ratio),
-            "{case}: TPOT p50 ratio {ratio:.2}"
+            (0.5..1.25).contains(&pure[2]),
+            "{name}: analytic TPOT p50 {pure:.2?}"
         );
     }
 }

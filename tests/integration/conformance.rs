@@ -4,74 +4,11 @@
 //! at least 99% of requests and identical restart counts; batch-metric CDFs within 1%.
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use crate::common::{bin, shared};
+use crate::common::{bin, read_csv, shared, tables_for};
 
 const TIME_COLUMNS: usize = 14;
-
-fn read_csv(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
-    let text = if path.extension().is_some_and(|e| e == "gz") {
-        let mut s = String::new();
-        flate2::read::GzDecoder::new(
-            std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
-        )
-        .read_to_string(&mut s)
-        .unwrap();
-        s
-    } else {
-        std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-    };
-    let mut rdr = csv::ReaderBuilder::new().from_reader(text.as_bytes());
-    let header = rdr.headers().unwrap().iter().map(str::to_string).collect();
-    let rows = rdr
-        .records()
-        .map(|r| r.unwrap().iter().map(str::to_string).collect())
-        .collect();
-    (header, rows)
-}
-
-/// The table set a case used. Each case's TABLES names one; the folder name also encodes the
-/// parallelism it was computed for (`_tp2_pp2`). If that contradicts the TP/PP in the case's
-/// config.json, Vidur cannot have used it (its predictor trains per TP): fall back to the set
-/// for the config's TP and say so.
-fn tables_for(case: &Path, tables_root: &Path) -> PathBuf {
-    let named = std::fs::read_to_string(case.join("TABLES"))
-        .expect("TABLES file")
-        .trim()
-        .to_string();
-    let cfg: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(case.join("config.json")).unwrap()).unwrap();
-    let rc = &cfg["cluster_config"]["replica_config"];
-    let (tp, pp) = (
-        rc["tensor_parallel_size"].as_u64().unwrap(),
-        rc["num_pipeline_stages"].as_u64().unwrap(),
-    );
-    let parts: Vec<&str> = named.split('_').collect();
-    let num = |prefix: &str| {
-        parts
-            .iter()
-            .find_map(|p| p.strip_prefix(prefix).and_then(|n| n.parse::<u64>().ok()))
-    };
-    let (ttp, tpp) = (num("tp").unwrap_or(1), num("pp").unwrap_or(1));
-    if (ttp, tpp) == (tp, pp) {
-        return tables_root.join(named);
-    }
-    let base: Vec<&str> = parts
-        .iter()
-        .copied()
-        .filter(|p| !p.starts_with("tp") && !p.starts_with("pp"))
-        .collect();
-    let fallback = format!("{}_tp{tp}", base.join("_"));
-    eprintln!(
-        "note: {}: TABLES names '{named}' (TP{ttp} PP{tpp}) but config.json says TP{tp} PP{pp}, which is what Vidur ran; using '{fallback}'",
-        case.display()
-    );
-    let p = tables_root.join(&fallback);
-    assert!(p.is_dir(), "no table set {fallback} for {}", case.display());
-    p
-}
 
 struct CaseResult {
     name: String,

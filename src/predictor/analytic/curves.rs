@@ -231,15 +231,34 @@ pub struct DecodeFit {
     pub compute_eff: f64,
     /// Sharpness of the compute/memory transition.
     pub smooth: f64,
+    /// KV tokens per parallel work unit of grouped-query attention: the kernel splits longer
+    /// contexts into partitions of about this many tokens.
+    #[serde(default = "default_split_tokens")]
+    pub split_tokens: f64,
+    /// The same for multi-head attention (one query head per KV head), which some GPUs'
+    /// kernels do not split at all: in the A100 tables the MHA decode time grows linearly with
+    /// the context at about 20 GB/s per (sequence, head), whatever the head count, while GQA
+    /// kernels spread a long context over the SMs.
+    #[serde(default = "default_split_tokens")]
+    pub mha_split_tokens: f64,
+}
+
+fn default_split_tokens() -> f64 {
+    512.0
 }
 
 impl DecodeFit {
     /// Add one decoding sequence attending to `kv` tokens.
     #[inline]
-    pub fn add(s: &mut DecodeSums, h: &Heads, kv: f64) {
+    pub fn add(&self, s: &mut DecodeSums, h: &Heads, kv: f64) {
+        let split = if h.q == h.kv {
+            self.mha_split_tokens
+        } else {
+            self.split_tokens
+        };
         s.seqs += 1.0;
         s.kv_tokens += kv;
-        s.work += h.kv * (1.0 + kv / 512.0);
+        s.work += h.kv * (1.0 + kv / split);
         s.head_seqs += h.kv;
     }
 
@@ -431,6 +450,8 @@ mod tests {
             occ_half: 0.0,
             compute_eff: 1.0,
             smooth: 50.0,
+            split_tokens: 512.0,
+            mha_split_tokens: 512.0,
         };
         let h = Heads {
             q: 32.0,
@@ -438,8 +459,8 @@ mod tests {
             dim: 128.0,
         };
         let mut s = DecodeSums::default();
-        DecodeFit::add(&mut s, &h, 4096.0);
-        DecodeFit::add(&mut s, &h, 4096.0);
+        f.add(&mut s, &h, 4096.0);
+        f.add(&mut s, &h, 4096.0);
         // 2 seqs · 4096 tokens · (K+V) · 8 heads · 128 · 2 bytes = 33,554,432 B at 2 TB/s.
         let want = 33_554_432.0 / 2e12 * 1e3;
         assert!((f.ms(&R, &h, &s) / want - 1.0).abs() < 0.02);

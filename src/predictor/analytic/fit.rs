@@ -256,6 +256,8 @@ fn decode_from(x: &[f64]) -> DecodeFit {
         compute_eff: x[4].exp(),
         smooth: 1.0 + x[5].exp(),
         per_head_ns: x[6].exp(),
+        split_tokens: x[7].exp(),
+        mha_split_tokens: x[8].exp(),
     }
 }
 
@@ -263,7 +265,7 @@ fn decode_from(x: &[f64]) -> DecodeFit {
 pub fn decode_row_ms(f: &DecodeFit, r: &Roofline, a: &AttnRow) -> f64 {
     let h = a.heads();
     let mut one = DecodeSums::default();
-    DecodeFit::add(&mut one, &h, a.len as f64);
+    f.add(&mut one, &h, a.len as f64);
     let b = a.batch as f64;
     let s = DecodeSums {
         seqs: b,
@@ -288,8 +290,19 @@ pub fn fit_decode(rows: &[AttnRow], r: &Roofline) -> Fitted<DecodeFit> {
         0.3f64.ln(),
         2f64.ln(),
         10f64.ln(),
+        512f64.ln(),
+        512f64.ln(),
     ];
-    let fit = decode_from(&minimize(x0, loss));
+    // Start once with MHA split like GQA and once unsplit: whether a kernel splits is a jump
+    // Nelder–Mead would not cross by itself.
+    let mut unsplit = x0.clone();
+    unsplit[8] = 1e7f64.ln();
+    let fit = [x0, unsplit]
+        .into_iter()
+        .map(|x| minimize(x, loss))
+        .min_by(|a, b| loss(a).total_cmp(&loss(b)))
+        .map(|x| decode_from(&x))
+        .expect("two starts");
     Fitted {
         quality: quality(rows.iter().map(|a| (decode_row_ms(&fit, r, a), a.ms))),
         fit,

@@ -155,6 +155,11 @@ pub struct AnalyticOptions {
     pub iteration_overhead_ms: f64,
     /// Model the embedding, LM head and sampling, which Vidur leaves out (default true).
     pub skip_embedding_and_lm_head: bool,
+    /// Vidur network SKU of the node (`a100_dgx`, `h100_pairwise_nvlink`, ...). Where the
+    /// calibration has its measured fits, PP send/recv uses them (they are the only
+    /// point-to-point measurements), and so does the TP all-reduce when `source` is `vidur`
+    /// (Vidur's NCCL profiles rather than vLLM's custom all-reduce kernels).
+    pub network: Option<String>,
 }
 
 /// The analytic operator model for one (model, GPU, TP, PP).
@@ -223,11 +228,12 @@ impl<'a> Picker<'a> {
 
 impl AnalyticPredictor {
     /// Build the operator model for a layer of `shape` (one device's shard) on `gpu`, with
-    /// all-reduces over `tp` devices.
+    /// all-reduces over `tp` devices, in a replica of `pp` pipeline stages.
     pub fn new(
         shape: LayerShape,
         gpu: &GpuInfo,
         tp: u32,
+        pp: u32,
         cal: &Calibration,
         opts: AnalyticOptions,
     ) -> Result<AnalyticPredictor, PredictorError> {
@@ -270,8 +276,41 @@ impl AnalyticPredictor {
             let zero = CollectiveFit::linear(0.0, f64::INFINITY);
             (zero, zero)
         };
-        // Pipeline hand-off: one activation message over the link at its spec-sheet speed.
-        let send_recv = CollectiveFit::linear(gpu.intra_node_latency_us, gpu.intra_node_bw_gbps);
+        let net = opts
+            .network
+            .as_deref()
+            .and_then(|n| cal.network.get(n).map(|c| (n, c)));
+        let per_node = gpu.gpus_per_node.max(1);
+        let (allreduce_graph, allreduce_eager) = match net {
+            Some((sku, c)) if tp > 1 && opts.source.as_deref() == Some(source::VIDUR) => {
+                // Vidur profiles TP all-reduce within a node (`tp/tp`); a16/8-style key covers
+                // a TP group spanning nodes.
+                let key = format!("{tp}/{}", tp.min(per_node));
+                match c.all_reduce.get(&key) {
+                    Some(f) => {
+                        p.notes.push(format!("all-reduce {key}: {sku}/vidur"));
+                        (f.fit, f.fit)
+                    }
+                    None => (allreduce_graph, allreduce_eager),
+                }
+            }
+            _ => (allreduce_graph, allreduce_eager),
+        };
+        // Pipeline hand-off: one activation message, across nodes when the replica spans
+        // nodes (Vidur's rule); the node's measured NCCL send/recv when known, else the link's
+        // spec sheet.
+        let multi_node = tp * pp.max(1) > per_node;
+        let key = format!("2/{}", if multi_node { 1 } else { 2 });
+        let send_recv = match net.and_then(|(sku, c)| c.send_recv.get(&key).map(|f| (sku, f))) {
+            Some((sku, f)) => {
+                p.notes.push(format!("send/recv {key}: {sku}/vidur"));
+                f.fit
+            }
+            None if multi_node => {
+                CollectiveFit::linear(gpu.intra_node_latency_us, gpu.inter_node_bw_gbps)
+            }
+            None => CollectiveFit::linear(gpu.intra_node_latency_us, gpu.intra_node_bw_gbps),
+        };
         let provenance = format!(
             "analytic (calibration {}; {})",
             cal.version,
@@ -323,6 +362,11 @@ impl AnalyticPredictor {
     /// Decode attention of a measured row (`batch` sequences attending to `len` tokens), ms.
     pub fn decode_ms(&self, row: &AttnRow) -> f64 {
         fit::decode_row_ms(&self.decode, &self.roof, row)
+    }
+
+    /// One pipeline send/recv of `bytes`, ms.
+    pub fn send_recv_bytes_ms(&self, bytes: f64) -> f64 {
+        self.send_recv.ms(bytes)
     }
 
     /// One all-reduce of `bytes`, ms (CUDA-graph path when `graph`).
@@ -416,7 +460,8 @@ impl OpModel for AnalyticPredictor {
         let mut s = DecodeSums::default();
         for e in batch.iter().filter(|e| e.is_prefill_complete) {
             // The step attends to the cached tokens plus itself.
-            DecodeFit::add(&mut s, &self.heads, e.num_processed_tokens as f64 + 1.0);
+            self.decode
+                .add(&mut s, &self.heads, e.num_processed_tokens as f64 + 1.0);
         }
         Ok(self.decode.ms(&self.roof, &self.heads, &s))
     }
@@ -427,7 +472,7 @@ impl OpModel for AnalyticPredictor {
     }
 
     fn send_recv_ms(&self, num_tokens: u32) -> Result<f64, PredictorError> {
-        Ok(self.send_recv.ms(num_tokens as f64 * self.shape.e * 2.0))
+        Ok(self.send_recv_bytes_ms(num_tokens as f64 * self.shape.e * 2.0))
     }
 
     fn stage_extra_ms(
@@ -502,7 +547,7 @@ pub fn build(
     opts: AnalyticOptions,
 ) -> Result<super::Composed<AnalyticPredictor>, PredictorError> {
     Ok(super::Composed::new(
-        AnalyticPredictor::new(LayerShape::of(model, tp), gpu, tp, cal, opts)?,
+        AnalyticPredictor::new(LayerShape::of(model, tp), gpu, tp, pp, cal, opts)?,
         model.num_layers / pp.max(1),
         pp,
         tp,
@@ -608,6 +653,7 @@ mod tests {
             shape,
             &gpu("b200", "blackwell"),
             4,
+            1,
             &cal,
             Default::default(),
         )
@@ -622,6 +668,7 @@ mod tests {
                 ..gpu("h100", "hopper")
             },
             4,
+            1,
             &cal,
             Default::default(),
         )
@@ -641,7 +688,7 @@ mod tests {
         let shape = LayerShape::new(32, 32, 4096, 11008, 128, true, 32000, 1);
         let mut g = gpu("a100", "ampere");
         g.roofline = cal.gpus["a100"].roofline;
-        let p = AnalyticPredictor::new(shape, &g, 1, &cal, Default::default()).unwrap();
+        let p = AnalyticPredictor::new(shape, &g, 1, 1, &cal, Default::default()).unwrap();
         let dec = |n: u32, kv: u32| {
             let b: Vec<BatchEntry> = (0..n)
                 .map(|_| BatchEntry {
@@ -668,5 +715,83 @@ mod tests {
             "causal attention is superlinear"
         );
         assert_eq!(p.attn_prefill_ms(&[]).unwrap(), 0.0);
+    }
+
+    #[test]
+    fn collectives_use_the_nodes_measured_fits() {
+        let cal = Calibration::embedded();
+        let shape = LayerShape::new(32, 32, 4096, 11008, 128, true, 32000, 2);
+        let mut g = gpu("a100", "ampere");
+        g.roofline = cal.gpus["a100"].roofline;
+        let net = &cal.network["a100_dgx"];
+        let build = |tp: u32, pp: u32, src: Option<&str>, network: Option<&str>| {
+            AnalyticPredictor::new(
+                shape,
+                &g,
+                tp,
+                pp,
+                &cal,
+                AnalyticOptions {
+                    source: src.map(str::to_string),
+                    network: network.map(str::to_string),
+                    ..Default::default()
+                },
+            )
+            .unwrap()
+        };
+        let bytes = 512.0 * 4096.0 * 2.0;
+        // Vidur source: Vidur's NCCL all-reduce for TP2 within a node.
+        let p = build(2, 1, Some("vidur"), Some("a100_dgx"));
+        assert_eq!(
+            p.all_reduce_bytes_ms(bytes, true),
+            net.all_reduce["2/2"].fit.ms(bytes)
+        );
+        assert!(p.describe().contains("all-reduce 2/2: a100_dgx/vidur"));
+        // Kernel source: vLLM's custom all-reduce tables, not Vidur's NCCL.
+        let k = build(2, 1, None, Some("a100_dgx"));
+        assert_ne!(
+            k.all_reduce_bytes_ms(bytes, true),
+            net.all_reduce["2/2"].fit.ms(bytes)
+        );
+        // Send/recv: measured within a node, across nodes once TP·PP passes the node size.
+        assert_eq!(
+            build(2, 4, None, Some("a100_dgx")).send_recv_bytes_ms(bytes),
+            net.send_recv["2/2"].fit.ms(bytes)
+        );
+        assert_eq!(
+            build(4, 4, None, Some("a100_dgx")).send_recv_bytes_ms(bytes),
+            net.send_recv["2/1"].fit.ms(bytes)
+        );
+        // No measurement for the node: the spec sheet's intra- or inter-node link.
+        let spec = |bw: f64| (g.intra_node_latency_us * 1e-6 + bytes / (bw * 1e9)) * 1e3;
+        let intra = build(2, 4, None, Some("unmeasured")).send_recv_bytes_ms(bytes);
+        assert!((intra - spec(g.intra_node_bw_gbps)).abs() < 1e-12);
+        let inter = build(4, 4, None, None).send_recv_bytes_ms(bytes);
+        assert!((inter - spec(g.inter_node_bw_gbps)).abs() < 1e-12);
+    }
+
+    #[test]
+    fn a100_mha_decode_does_not_split_long_contexts() {
+        // The A100 tables' MHA decode kernel runs one (sequence, head) per block: at batch 1 a
+        // 4× longer context takes about 4× longer, while GQA spreads it over the SMs.
+        let cal = Calibration::embedded();
+        let mut g = gpu("a100", "ampere");
+        g.roofline = cal.gpus["a100"].roofline;
+        let decode = |q: u32, kv: u32, len: u32| {
+            let shape = LayerShape::new(q, kv, q * 128, 4 * q * 128, 128, true, 32000, 1);
+            let p = AnalyticPredictor::new(shape, &g, 1, 1, &cal, Default::default()).unwrap();
+            p.attn_decode_ms(&[BatchEntry {
+                num_tokens: 1,
+                num_processed_tokens: len,
+                is_prefill_complete: true,
+            }])
+            .unwrap()
+        };
+        let mha = decode(8, 8, 65536) / decode(8, 8, 16384);
+        assert!((3.5..4.1).contains(&mha), "{mha}");
+        let gqa = decode(64, 8, 65536) / decode(64, 8, 16384);
+        assert!(gqa < mha, "{gqa} vs {mha}");
+        // Same KV bytes (8 KV heads), but the MHA kernel leaves most SMs idle.
+        assert!(decode(8, 8, 65536) > 3.0 * decode(64, 8, 65536));
     }
 }
