@@ -159,6 +159,13 @@ pub struct PrefillFit {
     pub mem_eff: f64,
     /// Sharpness of the compute/memory transition.
     pub smooth: f64,
+    /// Softmax cost per score in head-size units: the exponentials cost the same per score
+    /// whatever the head size while the matmul FLOPs grow with it, so small heads run further
+    /// from peak. A sequence's FLOPs are scaled by `(1 + softmax_dim / d) / (1 + softmax_dim /
+    /// 128)`: `compute_eff` stays the efficiency at head size 128. (The A100 tables hold only
+    /// head size 128, so there it is unconstrained and has no effect at 128.)
+    #[serde(default)]
+    pub softmax_dim: f64,
 }
 
 /// Attention FLOPs of `c` new tokens attending to `p` cached ones plus themselves (causal):
@@ -179,7 +186,8 @@ impl PrefillFit {
     #[inline]
     pub fn add(&self, s: &mut PrefillSums, h: &Heads, c: f64, p: f64) {
         let flops = prefill_flops(h, c, p);
-        s.weighted_flops += flops * (c + self.len_half) / c;
+        let softmax = (1.0 + self.softmax_dim / h.dim) / (1.0 + self.softmax_dim / 128.0);
+        s.weighted_flops += flops * (c + self.len_half) / c * softmax;
         s.tiles += h.q * (c / 128.0).ceil();
         s.head_seqs += h.q;
         s.bytes += 2.0 * (2.0 * c * h.q * h.dim + 2.0 * (p + c) * h.kv * h.dim);
@@ -423,6 +431,7 @@ mod tests {
             occ_half: 0.0,
             mem_eff: 1.0,
             smooth: 50.0,
+            softmax_dim: 0.0,
         };
         let h = Heads {
             q: 32.0,
@@ -438,6 +447,46 @@ mod tests {
         f.add(&mut s2, &h, 1024.0, 1024.0);
         assert!(s2.weighted_flops > 2.9 * s.weighted_flops);
         assert_eq!(f.ms(&R, &PrefillSums::default()), 0.0);
+    }
+
+    #[test]
+    fn small_heads_pay_the_softmax() {
+        let f = PrefillFit {
+            t0_us: 0.0,
+            compute_eff: 1.0,
+            len_half: 0.0,
+            per_head_ns: 0.0,
+            occ_half: 0.0,
+            mem_eff: 1e9,
+            smooth: 50.0,
+            softmax_dim: 128.0,
+        };
+        // The same FLOPs as 32 heads of 128 or 64 heads of 64: the small heads compute twice
+        // the scores, whose softmax costs as much as a 128-wide head's matmul here.
+        let time = |q: f64, dim: f64| {
+            let mut s = PrefillSums::default();
+            f.add(&mut s, &Heads { q, kv: q, dim }, 1024.0, 0.0);
+            f.ms(&R, &s)
+        };
+        let ratio = time(64.0, 64.0) / time(32.0, 128.0);
+        assert!((ratio - 1.5).abs() < 1e-6, "{ratio}");
+        // Head size 128 is the reference: the term does not change it.
+        let plain = PrefillFit {
+            softmax_dim: 0.0,
+            ..f
+        };
+        let mut s = PrefillSums::default();
+        plain.add(
+            &mut s,
+            &Heads {
+                q: 32.0,
+                kv: 32.0,
+                dim: 128.0,
+            },
+            1024.0,
+            0.0,
+        );
+        assert!((plain.ms(&R, &s) / time(32.0, 128.0) - 1.0).abs() < 1e-12);
     }
 
     #[test]

@@ -207,6 +207,7 @@ fn prefill_from(x: &[f64]) -> PrefillFit {
         mem_eff: x[4].exp(),
         smooth: 1.0 + x[5].exp(),
         per_head_ns: x[6].exp(),
+        softmax_dim: x[7].exp(),
     }
 }
 
@@ -227,8 +228,19 @@ pub fn prefill_row_ms(f: &PrefillFit, r: &Roofline, a: &AttnRow) -> f64 {
 
 /// Fit prefill attention.
 pub fn fit_prefill(rows: &[AttnRow], r: &Roofline) -> Fitted<PrefillFit> {
+    // The softmax term only shows between head sizes; with one head size it would drift
+    // unconstrained, so it is held at 0 (no head-size effect).
+    let head_sizes: std::collections::BTreeSet<u32> = rows.iter().map(|a| a.head_dim).collect();
+    let fit_softmax = head_sizes.len() > 1;
+    let from = |x: &[f64]| {
+        let mut f = prefill_from(x);
+        if !fit_softmax {
+            f.softmax_dim = 0.0;
+        }
+        f
+    };
     let loss = |x: &[f64]| {
-        let f = prefill_from(x);
+        let f = from(x);
         log_loss(rows.iter().map(|a| (prefill_row_ms(&f, r, a), a.ms)))
     };
     let x0 = vec![
@@ -239,8 +251,9 @@ pub fn fit_prefill(rows: &[AttnRow], r: &Roofline) -> Fitted<PrefillFit> {
         0.5f64.ln(),
         2f64.ln(),
         10f64.ln(),
+        16f64.ln(),
     ];
-    let fit = prefill_from(&minimize(x0, loss));
+    let fit = from(&minimize(x0, loss));
     Fitted {
         quality: quality(rows.iter().map(|a| (prefill_row_ms(&fit, r, a), a.ms))),
         fit,
