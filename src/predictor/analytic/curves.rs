@@ -249,6 +249,10 @@ pub struct DecodeFit {
     /// kernels spread a long context over the SMs.
     #[serde(default = "default_split_tokens")]
     pub mha_split_tokens: f64,
+    /// Fixed latency in µs of the MHA kernel, a different kernel from the GQA one on some GPUs
+    /// (A100: about 9 µs against 15; none: `t0_us`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mha_t0_us: Option<f64>,
 }
 
 fn default_split_tokens() -> f64 {
@@ -281,8 +285,11 @@ impl DecodeFit {
         let flops = 4.0 * s.kv_tokens * h.q * h.dim;
         let tm = bytes / (r.mem_bw * self.mem_eff * occ) + self.per_head_ns * 1e-9 * s.head_seqs;
         let tc = flops / (r.flops * self.compute_eff);
-        (self.t0_us * 1e-6 + self.per_seq_us * 1e-6 * s.seqs + smooth_max(tm, tc, self.smooth))
-            * 1e3
+        let t0 = match self.mha_t0_us {
+            Some(t) if h.q == h.kv => t,
+            _ => self.t0_us,
+        };
+        (t0 * 1e-6 + self.per_seq_us * 1e-6 * s.seqs + smooth_max(tm, tc, self.smooth)) * 1e3
     }
 }
 
@@ -501,6 +508,7 @@ mod tests {
             smooth: 50.0,
             split_tokens: 512.0,
             mha_split_tokens: 512.0,
+            mha_t0_us: None,
         };
         let h = Heads {
             q: 32.0,

@@ -271,6 +271,7 @@ fn decode_from(x: &[f64]) -> DecodeFit {
         per_head_ns: x[6].exp(),
         split_tokens: x[7].exp(),
         mha_split_tokens: x[8].exp(),
+        mha_t0_us: x.get(9).map(|t| t.exp()),
     }
 }
 
@@ -305,6 +306,7 @@ pub fn fit_decode(rows: &[AttnRow], r: &Roofline) -> Fitted<DecodeFit> {
         10f64.ln(),
         512f64.ln(),
         512f64.ln(),
+        5f64.ln(),
     ];
     // Start once with MHA split like GQA and once unsplit: whether a kernel splits is a jump
     // Nelder–Mead would not cross by itself.
