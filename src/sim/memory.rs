@@ -35,6 +35,8 @@ pub fn plan(
     compat: Compat,
 ) -> Result<MemoryPlan, SimError> {
     let available = device.total_memory_gb * 1024f64.powi(3) * (1.0 - memory_margin_fraction);
+    // Weights and KV in 16 bits whatever the checkpoint's dtype: vLLM's `dtype=auto` serves
+    // FP32 checkpoints in FP16/BF16, and the predictors price BF16 kernels.
     let kv_per_layer_per_request = 2.0
         * 2.0
         * model.head_dim as f64
