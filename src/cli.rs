@@ -140,7 +140,7 @@ pub fn run_search(args: &RunArgs) -> Result<i32> {
             );
         }
         println!(
-            "estimate: ~{} simulations, ~{:.0} s with {jobs} job(s) (rough: timed on short probes)",
+            "estimate: ~{} simulations, ~{:.0} s with {jobs} job(s) (from capacity searches of 500 requests on a sample of families)",
             d.estimated_sims, d.estimate_s
         );
         return Ok(0);

@@ -273,6 +273,51 @@ fn memory_plan(sim: &crate::sim::SimConfig) -> Result<memory::MemoryPlan, Search
     .map_err(|e| SearchError::Sim(Box::new(e)))
 }
 
+/// The capacity search of point `p` under one seed on `base` (unit-rate requests), warm-started
+/// at `warm` when given.
+fn search_seed(
+    shared: &Shared,
+    p: &Point,
+    base: &[RequestSpec],
+    seed: u64,
+    warm: Option<f64>,
+    num_blocks: u64,
+    scratch: &mut ProbeScratch,
+) -> Result<SeedCapacity, SearchError> {
+    let s = &shared.space;
+    let predictor = shared.predictors[&predictor_key(p)].as_ref();
+    let mut sim = p.sim.clone();
+    sim.seed = seed;
+    let precision = s.capacity.precision_pct / 100.0;
+    let (start, first_step) = match (s.capacity.start_qps, warm) {
+        (Some(q), _) => (q, 2.0),
+        (None, Some(w)) => (w, 1.0 + precision),
+        (None, None) => (estimate_start_qps(&sim, predictor, base, num_blocks), 2.0),
+    };
+    let spec = ProbeSpec {
+        sim: &sim,
+        predictor,
+        base,
+        seed,
+        slos: &s.slos,
+        goodput: s.goodput,
+    };
+    let b = find_capacity(&s.capacity, start, first_step, |qps| {
+        let rec = run_probe(&spec, qps, scratch)?;
+        Ok::<_, SearchError>((rec.pass, rec))
+    })?;
+    let runs: Vec<SimRecord> = b.probes.into_iter().map(|(_, _, r)| r).collect();
+    let at_capacity = b
+        .capacity
+        .and_then(|c| runs.iter().find(|r| r.pass && r.qps == c).cloned());
+    Ok(SeedCapacity {
+        seed,
+        capacity_qps: b.capacity,
+        at_capacity,
+        runs,
+    })
+}
+
 /// Search one point under every seed.
 fn evaluate_point(
     shared: &Shared,
@@ -282,46 +327,21 @@ fn evaluate_point(
 ) -> Result<PointResult, SearchError> {
     let started = Instant::now();
     let s = &shared.space;
-    let predictor = shared.predictors[&predictor_key(p)].as_ref();
     let plan = memory_plan(&p.sim)?;
     let mut seeds = Vec::with_capacity(s.seeds.len());
     let mut first_base: Option<Arc<Vec<RequestSpec>>> = None;
     let mut scratch = ProbeScratch::default();
     for &seed in &s.seeds {
         let base = shared.requests[&(p.workload, seed)].clone();
-        let mut sim = p.sim.clone();
-        sim.seed = seed;
-        let precision = s.capacity.precision_pct / 100.0;
-        let (start, first_step) = match (s.capacity.start_qps, warm) {
-            (Some(q), _) => (q, 2.0),
-            (None, Some(w)) => (w, 1.0 + precision),
-            (None, None) => (
-                estimate_start_qps(&sim, predictor, &base, plan.num_blocks),
-                2.0,
-            ),
-        };
-        let spec = ProbeSpec {
-            sim: &sim,
-            predictor,
-            base: &base,
+        seeds.push(search_seed(
+            shared,
+            p,
+            &base,
             seed,
-            slos: &s.slos,
-            goodput: s.goodput,
-        };
-        let b = find_capacity(&s.capacity, start, first_step, |qps| {
-            let rec = run_probe(&spec, qps, &mut scratch)?;
-            Ok::<_, SearchError>((rec.pass, rec))
-        })?;
-        let runs: Vec<SimRecord> = b.probes.into_iter().map(|(_, _, r)| r).collect();
-        let at_capacity = b
-            .capacity
-            .and_then(|c| runs.iter().find(|r| r.pass && r.qps == c).cloned());
-        seeds.push(SeedCapacity {
-            seed,
-            capacity_qps: b.capacity,
-            at_capacity,
-            runs,
-        });
+            warm,
+            plan.num_blocks,
+            &mut scratch,
+        )?);
         first_base.get_or_insert(base);
     }
     let md = first_base.as_deref().map_or(0.0, |b| mean_decode(b));
@@ -626,13 +646,20 @@ pub struct DryRun {
     pub estimated_sims: u64,
 }
 
-/// Expand the space and time a few short probes to estimate the run time: points × seeds ×
-/// ~7 probes × requests × measured seconds per request, over `jobs`.
+/// Families a dry run samples, and requests per sampled search.
+const DRY_RUN_FAMILIES: usize = 8;
+const DRY_RUN_REQUESTS: usize = 500;
+
+/// Expand the space and estimate the run time from real capacity searches on a sample: the
+/// first two points of up to 8 families spread over the expansion are searched (the second
+/// warm-started, as in a run) on the first 500 requests of the first seed. Probe time grows
+/// about linearly with the requests at a given load, so each sampled search's time is scaled to
+/// the workload's size; every family then costs the mean first-point search plus the mean
+/// warm-started one per further member, per seed, spread over `jobs` threads (but no faster
+/// than the slowest family, which one thread searches).
 pub fn dry_run(loaded: &LoadedSpace, jobs: usize) -> Result<DryRun, SearchError> {
     let space = &loaded.space;
     let exp = expand(space, &loaded.base_dir)?;
-    const PROBES_PER_SEARCH: u64 = 7;
-    let sims = exp.points.len() as u64 * space.seeds.len() as u64 * PROBES_PER_SEARCH;
     if exp.points.is_empty() {
         return Ok(DryRun {
             expansion: exp,
@@ -641,42 +668,58 @@ pub fn dry_run(loaded: &LoadedSpace, jobs: usize) -> Result<DryRun, SearchError>
         });
     }
     let shared = Shared::new(loaded, &exp)?;
-    // Time one probe at the estimated knee on up to 3 points spread over the expansion.
-    let picks: Vec<&Point> = {
-        let n = exp.points.len();
-        let mut v: Vec<usize> = vec![0, n / 2, n - 1];
-        v.dedup();
-        v.into_iter().map(|i| &exp.points[i]).collect()
-    };
-    let mut per_request = 0.0;
-    for p in &picks {
-        let seed = space.seeds[0];
-        let full = &shared.requests[&(p.workload, seed)];
-        let base: Vec<RequestSpec> = full.iter().take(300).copied().collect();
-        let predictor = shared.predictors[&predictor_key(p)].as_ref();
-        let sim = p.sim.clone();
-        let plan = memory_plan(&sim)?;
-        let q = estimate_start_qps(&sim, predictor, &base, plan.num_blocks);
-        let t = Instant::now();
-        let spec = ProbeSpec {
-            sim: &sim,
-            predictor,
-            base: &base,
-            seed,
-            slos: &space.slos,
-            goodput: space.goodput,
-        };
-        run_probe(&spec, q, &mut ProbeScratch::default())?;
-        per_request += t.elapsed().as_secs_f64() / base.len().max(1) as f64;
+    let fams = families(&exp.points);
+    let seed = space.seeds[0];
+    let k = fams.len().min(DRY_RUN_FAMILIES);
+    // (seconds, sims) of first and warm-started searches, scaled to the full workload.
+    let mut first = (0.0, 0.0, 0usize);
+    let mut warm = (0.0, 0.0, 0usize);
+    let mut scratch = ProbeScratch::default();
+    for i in 0..k {
+        let members = &fams[i * fams.len() / k];
+        let mut capacity = None;
+        for (j, &m) in members.iter().take(2).enumerate() {
+            let p = &exp.points[m];
+            let full = &shared.requests[&(p.workload, seed)];
+            let base: Vec<RequestSpec> = full.iter().take(DRY_RUN_REQUESTS).copied().collect();
+            let scale = full.len() as f64 / base.len().max(1) as f64;
+            let plan = memory_plan(&p.sim)?;
+            let t = Instant::now();
+            let r = search_seed(
+                &shared,
+                p,
+                &base,
+                seed,
+                capacity,
+                plan.num_blocks,
+                &mut scratch,
+            )?;
+            let acc = if j == 0 { &mut first } else { &mut warm };
+            acc.0 += t.elapsed().as_secs_f64() * scale;
+            acc.1 += r.runs.len() as f64;
+            acc.2 += 1;
+            capacity = r.capacity_qps;
+        }
     }
-    per_request /= picks.len() as f64;
-    let requests: f64 = exp
-        .points
+    let mean = |a: (f64, f64, usize)| (a.0 / a.2.max(1) as f64, a.1 / a.2.max(1) as f64);
+    let (first_s, first_sims) = mean(first);
+    // A family with a single member in the sample says nothing about warm starts: assume
+    // a warm-started point costs a third of a first one (llama70b measures 5.1 vs 9.3 sims).
+    let (warm_s, warm_sims) = if warm.2 > 0 {
+        mean(warm)
+    } else {
+        (first_s / 3.0, first_sims / 3.0)
+    };
+    let seeds = space.seeds.len() as f64;
+    let family_s = |n: usize| seeds * (first_s + (n as f64 - 1.0) * warm_s);
+    let total_s: f64 = fams.iter().map(|f| family_s(f.len())).sum();
+    let slowest = fams.iter().map(|f| family_s(f.len())).fold(0.0, f64::max);
+    let estimate_s = (total_s / jobs.max(1) as f64).max(slowest);
+    let sims = fams
         .iter()
-        .map(|p| shared.requests[&(p.workload, space.seeds[0])].len() as f64)
+        .map(|f| seeds * (first_sims + (f.len() as f64 - 1.0) * warm_sims))
         .sum::<f64>()
-        / exp.points.len() as f64;
-    let estimate_s = sims as f64 * requests * per_request / jobs.max(1) as f64;
+        .round() as u64;
     Ok(DryRun {
         expansion: exp,
         estimate_s,

@@ -292,7 +292,24 @@ fn dry_run_prints_counts_reasons_and_an_estimate() {
         text.contains("gpu_budget") && text.contains("memory"),
         "{text}"
     );
-    assert!(text.contains("estimate:"), "{text}");
+    // "estimate: ~N simulations, ~S s with J job(s) ...": both from sampled searches.
+    let est = text
+        .lines()
+        .find_map(|l| l.strip_prefix("estimate: ~"))
+        .unwrap_or_else(|| panic!("no estimate line: {text}"));
+    let sims: u64 = est.split(' ').next().unwrap().parse().unwrap();
+    let secs: f64 = est
+        .split(", ~")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    // 400 points, at least one probe each; a search's probes are not free.
+    assert!(sims >= 400, "{est}");
+    assert!(secs > 0.0, "{est}");
 }
 
 fn fails_with(text: &str, needles: &[&str]) {
