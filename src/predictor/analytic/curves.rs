@@ -162,8 +162,8 @@ pub struct PrefillFit {
     /// Softmax cost per score in head-size units: the exponentials cost the same per score
     /// whatever the head size while the matmul FLOPs grow with it, so small heads run further
     /// from peak. A sequence's FLOPs are scaled by `(1 + softmax_dim / d) / (1 + softmax_dim /
-    /// 128)`: `compute_eff` stays the efficiency at head size 128. (The A100 tables hold only
-    /// head size 128, so there it is unconstrained and has no effect at 128.)
+    /// 128)`: `compute_eff` stays the efficiency at head size 128. Held at 0 for a GPU whose
+    /// tables hold one head size (A100's: 128 only), where it cannot be fitted.
     #[serde(default)]
     pub softmax_dim: f64,
 }
