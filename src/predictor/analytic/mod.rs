@@ -177,7 +177,13 @@ pub struct AnalyticPredictor {
     send_recv: CollectiveFit,
     opts: AnalyticOptions,
     provenance: String,
+    /// LM head + sampling time by sequences in the batch, up to [`LM_HEAD_MEMO`] (every batch
+    /// pays it; its GEMM curve costs a few `powf`s).
+    lm_head_ms: Box<[f64]>,
 }
+
+/// Batch sizes whose LM head time is precomputed.
+const LM_HEAD_MEMO: usize = 1024;
 
 /// Tokens up to which vLLM replays CUDA graphs (its default largest capture size).
 const CUDA_GRAPH_MAX_TOKENS: u32 = 512;
@@ -316,7 +322,7 @@ impl AnalyticPredictor {
             cal.version,
             p.notes.join(", ")
         );
-        Ok(AnalyticPredictor {
+        let mut p = AnalyticPredictor {
             shape,
             heads: shape.heads(),
             roof,
@@ -329,7 +335,21 @@ impl AnalyticPredictor {
             send_recv,
             opts,
             provenance,
-        })
+            lm_head_ms: Box::new([]),
+        };
+        if !p.opts.skip_embedding_and_lm_head {
+            p.lm_head_ms = (0..=LM_HEAD_MEMO)
+                .map(|n| p.lm_head_direct_ms(n as f64))
+                .collect();
+        }
+        Ok(p)
+    }
+
+    /// LM head GEMM, final norm and sampling over the FP32 logits of `seqs` sequences, ms.
+    fn lm_head_direct_ms(&self, seqs: f64) -> f64 {
+        self.gemm_ms(seqs, self.shape.vocab, self.shape.e)
+            + self.elementwise[NORM].ms(&self.roof, 4.0 * self.shape.e * seqs)
+            + self.elementwise[ADD].ms(&self.roof, 8.0 * self.shape.vocab * seqs)
     }
 
     /// The layer shape priced.
@@ -494,10 +514,10 @@ impl OpModel for AnalyticPredictor {
             // Every member produces one sequence's logits (a prefill chunk that does not finish
             // its prompt is counted too: a small over-estimate). LM head GEMM, then sampling
             // reads the FP32 logits.
-            let seqs = batch.len() as f64;
-            ms += self.gemm_ms(seqs, self.shape.vocab, self.shape.e);
-            ms += self.elementwise[NORM].ms(&self.roof, 4.0 * self.shape.e * seqs);
-            ms += self.elementwise[ADD].ms(&self.roof, 8.0 * self.shape.vocab * seqs);
+            ms += match self.lm_head_ms.get(batch.len()) {
+                Some(t) => *t,
+                None => self.lm_head_direct_ms(batch.len() as f64),
+            };
         }
         Ok(ms)
     }
@@ -793,5 +813,40 @@ mod tests {
         assert!(gqa < mha, "{gqa} vs {mha}");
         // Same KV bytes (8 KV heads), but the MHA kernel leaves most SMs idle.
         assert!(decode(8, 8, 65536) > 3.0 * decode(64, 8, 65536));
+    }
+
+    #[test]
+    fn lm_head_memo_matches_the_curve() {
+        let cal = Calibration::embedded();
+        let shape = LayerShape::new(32, 8, 4096, 14336, 128, true, 128256, 1);
+        let mut g = gpu("h100", "hopper");
+        g.roofline = cal.gpus["h100"].roofline;
+        let p = AnalyticPredictor::new(shape, &g, 1, 1, &cal, Default::default()).unwrap();
+        let entry = BatchEntry {
+            num_tokens: 1,
+            num_processed_tokens: 100,
+            is_prefill_complete: true,
+        };
+        for n in [1usize, 7, LM_HEAD_MEMO, LM_HEAD_MEMO + 300] {
+            let batch = vec![entry; n];
+            // Last of two stages: LM head only, memoized up to LM_HEAD_MEMO, direct past it.
+            let got = p.stage_extra_ms(&batch, 1, 2).unwrap();
+            assert_eq!(got, p.lm_head_direct_ms(n as f64), "{n}");
+        }
+        // Without the LM head nothing is precomputed.
+        let q = AnalyticPredictor::new(
+            shape,
+            &g,
+            1,
+            1,
+            &cal,
+            AnalyticOptions {
+                skip_embedding_and_lm_head: true,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert!(q.lm_head_ms.is_empty());
+        assert_eq!(q.stage_extra_ms(&[entry], 0, 1).unwrap(), 0.0);
     }
 }
