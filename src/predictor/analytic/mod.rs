@@ -273,34 +273,30 @@ impl AnalyticPredictor {
                 ..f
             };
         }
-        let (allreduce_graph, allreduce_eager) = if tp > 1 {
-            (
-                all_reduce_fit(&mut p, tp, "vllm_graph")?,
-                all_reduce_fit(&mut p, tp, "vllm_eager")?,
-            )
-        } else {
-            let zero = CollectiveFit::linear(0.0, f64::INFINITY);
-            (zero, zero)
-        };
         let net = opts
             .network
             .as_deref()
             .and_then(|n| cal.network.get(n).map(|c| (n, c)));
         let per_node = gpu.gpus_per_node.max(1);
-        let (allreduce_graph, allreduce_eager) = match net {
-            Some((sku, c)) if tp > 1 && opts.source.as_deref() == Some(source::VIDUR) => {
-                // Vidur profiles TP all-reduce within a node (`tp/tp`); a16/8-style key covers
-                // a TP group spanning nodes.
+        // With the Vidur source, Vidur's NCCL all-reduce of the node when it was profiled for
+        // this TP (`tp/tp` within a node; a `16/8`-style key for a group spanning nodes).
+        let vidur_all_reduce = net
+            .filter(|_| tp > 1 && opts.source.as_deref() == Some(source::VIDUR))
+            .and_then(|(sku, c)| {
                 let key = format!("{tp}/{}", tp.min(per_node));
-                match c.all_reduce.get(&key) {
-                    Some(f) => {
-                        p.notes.push(format!("all-reduce {key}: {sku}/vidur"));
-                        (f.fit, f.fit)
-                    }
-                    None => (allreduce_graph, allreduce_eager),
-                }
-            }
-            _ => (allreduce_graph, allreduce_eager),
+                c.all_reduce.get(&key).map(|f| (sku, key, f.fit))
+            });
+        let (allreduce_graph, allreduce_eager) = if tp <= 1 {
+            let zero = CollectiveFit::linear(0.0, f64::INFINITY);
+            (zero, zero)
+        } else if let Some((sku, key, fit)) = vidur_all_reduce {
+            p.notes.push(format!("all-reduce {key}: {sku}/vidur"));
+            (fit, fit)
+        } else {
+            (
+                all_reduce_fit(&mut p, tp, "vllm_graph")?,
+                all_reduce_fit(&mut p, tp, "vllm_eager")?,
+            )
         };
         // Pipeline hand-off: one activation message, across nodes when the replica spans
         // nodes (Vidur's rule); the node's measured NCCL send/recv when known, else the link's
@@ -322,7 +318,7 @@ impl AnalyticPredictor {
             cal.version,
             p.notes.join(", ")
         );
-        let mut p = AnalyticPredictor {
+        let mut pred = AnalyticPredictor {
             shape,
             heads: shape.heads(),
             roof,
@@ -337,12 +333,12 @@ impl AnalyticPredictor {
             provenance,
             lm_head_ms: Box::new([]),
         };
-        if !p.opts.skip_embedding_and_lm_head {
-            p.lm_head_ms = (0..=LM_HEAD_MEMO)
-                .map(|n| p.lm_head_direct_ms(n as f64))
+        if !pred.opts.skip_embedding_and_lm_head {
+            pred.lm_head_ms = (0..=LM_HEAD_MEMO)
+                .map(|n| pred.lm_head_direct_ms(n as f64))
                 .collect();
         }
-        Ok(p)
+        Ok(pred)
     }
 
     /// LM head GEMM, final norm and sampling over the FP32 logits of `seqs` sequences, ms.
@@ -766,7 +762,9 @@ mod tests {
             p.all_reduce_bytes_ms(bytes, true),
             net.all_reduce["2/2"].fit.ms(bytes)
         );
-        assert!(p.describe().contains("all-reduce 2/2: a100_dgx/vidur"));
+        let d = p.describe();
+        assert!(d.contains("all-reduce 2/2: a100_dgx/vidur"), "{d}");
+        assert!(!d.contains("vllm_graph"), "{d}");
         // Kernel source: vLLM's custom all-reduce tables, not Vidur's NCCL.
         let k = build(2, 1, None, Some("a100_dgx"));
         assert_ne!(
