@@ -671,7 +671,7 @@ pub fn dry_run(loaded: &LoadedSpace, jobs: usize) -> Result<DryRun, SearchError>
     let fams = families(&exp.points);
     let seed = space.seeds[0];
     let k = fams.len().min(DRY_RUN_FAMILIES);
-    // (seconds, sims) of first and warm-started searches, scaled to the full workload.
+    // (seconds scaled to the full workload, sims, searches) of first and warm-started searches.
     let mut first = (0.0, 0.0, 0usize);
     let mut warm = (0.0, 0.0, 0usize);
     let mut scratch = ProbeScratch::default();
