@@ -428,18 +428,23 @@ mod tests {
         assert!((ratio - q(520.0)).abs() < 0.01, "{ratio}");
     }
 
-    #[test]
-    fn prefill_flops_are_causal() {
-        let f = PrefillFit {
+    /// Prefill attention at full efficiency with no latency, occupancy or length terms.
+    fn ideal_prefill(mem_eff: f64, softmax_dim: f64) -> PrefillFit {
+        PrefillFit {
             t0_us: 0.0,
             compute_eff: 1.0,
             len_half: 0.0,
             per_head_ns: 0.0,
             occ_half: 0.0,
-            mem_eff: 1.0,
+            mem_eff,
             smooth: 50.0,
-            softmax_dim: 0.0,
-        };
+            softmax_dim,
+        }
+    }
+
+    #[test]
+    fn prefill_flops_are_causal() {
+        let f = ideal_prefill(1.0, 0.0);
         let h = Heads {
             q: 32.0,
             kv: 32.0,
@@ -458,16 +463,8 @@ mod tests {
 
     #[test]
     fn small_heads_pay_the_softmax() {
-        let f = PrefillFit {
-            t0_us: 0.0,
-            compute_eff: 1.0,
-            len_half: 0.0,
-            per_head_ns: 0.0,
-            occ_half: 0.0,
-            mem_eff: 1e9,
-            smooth: 50.0,
-            softmax_dim: 128.0,
-        };
+        // Memory so fast that only the compute side counts.
+        let f = ideal_prefill(1e9, 128.0);
         // The same FLOPs as 32 heads of 128 or 64 heads of 64: the small heads compute twice
         // the scores, whose softmax costs as much as a 128-wide head's matmul here.
         let time = |q: f64, dim: f64| {
@@ -478,10 +475,7 @@ mod tests {
         let ratio = time(64.0, 64.0) / time(32.0, 128.0);
         assert!((ratio - 1.5).abs() < 1e-6, "{ratio}");
         // Head size 128 is the reference: the term does not change it.
-        let plain = PrefillFit {
-            softmax_dim: 0.0,
-            ..f
-        };
+        let plain = ideal_prefill(1e9, 0.0);
         let mut s = PrefillSums::default();
         plain.add(
             &mut s,

@@ -661,6 +661,14 @@ mod tests {
         }
     }
 
+    /// A measured GPU with the peaks its calibration was fitted against.
+    fn calibrated_gpu(cal: &Calibration, name: &str, arch: &str) -> GpuInfo {
+        GpuInfo {
+            roofline: cal.gpus[name].roofline,
+            ..gpu(name, arch)
+        }
+    }
+
     #[test]
     fn unmeasured_gpu_borrows_its_architecture_and_is_faster_with_faster_peaks() {
         let cal = Calibration::embedded();
@@ -702,8 +710,7 @@ mod tests {
     fn batch_costs_grow_with_work() {
         let cal = Calibration::embedded();
         let shape = LayerShape::new(32, 32, 4096, 11008, 128, true, 32000, 1);
-        let mut g = gpu("a100", "ampere");
-        g.roofline = cal.gpus["a100"].roofline;
+        let g = calibrated_gpu(&cal, "a100", "ampere");
         let p = AnalyticPredictor::new(shape, &g, 1, 1, &cal, Default::default()).unwrap();
         let dec = |n: u32, kv: u32| {
             let b: Vec<BatchEntry> = (0..n)
@@ -737,8 +744,7 @@ mod tests {
     fn collectives_use_the_nodes_measured_fits() {
         let cal = Calibration::embedded();
         let shape = LayerShape::new(32, 32, 4096, 11008, 128, true, 32000, 2);
-        let mut g = gpu("a100", "ampere");
-        g.roofline = cal.gpus["a100"].roofline;
+        let g = calibrated_gpu(&cal, "a100", "ampere");
         let net = &cal.network["a100_dgx"];
         let build = |tp: u32, pp: u32, src: Option<&str>, network: Option<&str>| {
             AnalyticPredictor::new(
@@ -793,8 +799,7 @@ mod tests {
         // The A100 tables' MHA decode kernel runs one (sequence, head) per block: at batch 1 a
         // 4× longer context takes about 4× longer, while GQA spreads it over the SMs.
         let cal = Calibration::embedded();
-        let mut g = gpu("a100", "ampere");
-        g.roofline = cal.gpus["a100"].roofline;
+        let g = calibrated_gpu(&cal, "a100", "ampere");
         let decode = |q: u32, kv: u32, len: u32| {
             let shape = LayerShape::new(q, kv, q * 128, 4 * q * 128, 128, true, 32000, 1);
             let p = AnalyticPredictor::new(shape, &g, 1, 1, &cal, Default::default()).unwrap();
@@ -817,8 +822,7 @@ mod tests {
     fn lm_head_memo_matches_the_curve() {
         let cal = Calibration::embedded();
         let shape = LayerShape::new(32, 8, 4096, 14336, 128, true, 128256, 1);
-        let mut g = gpu("h100", "hopper");
-        g.roofline = cal.gpus["h100"].roofline;
+        let g = calibrated_gpu(&cal, "h100", "hopper");
         let p = AnalyticPredictor::new(shape, &g, 1, 1, &cal, Default::default()).unwrap();
         let entry = BatchEntry {
             num_tokens: 1,
