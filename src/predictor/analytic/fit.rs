@@ -292,8 +292,20 @@ pub fn decode_row_ms(f: &DecodeFit, r: &Roofline, a: &AttnRow) -> f64 {
 
 /// Fit decode attention.
 pub fn fit_decode(rows: &[AttnRow], r: &Roofline) -> Fitted<DecodeFit> {
+    // The MHA kernel's own partition size and latency only show beside GQA rows; without both
+    // kinds they would drift unconstrained, so MHA then shares the GQA coefficients.
+    let mha_rows = rows.iter().filter(|a| a.q_heads == a.kv_heads).count();
+    let separate_mha = mha_rows > 0 && mha_rows < rows.len();
+    let from = |x: &[f64]| {
+        let mut f = decode_from(x);
+        if !separate_mha {
+            f.mha_split_tokens = f.split_tokens;
+            f.mha_t0_us = None;
+        }
+        f
+    };
     let loss = |x: &[f64]| {
-        let f = decode_from(x);
+        let f = from(x);
         log_loss(rows.iter().map(|a| (decode_row_ms(&f, r, a), a.ms)))
     };
     let x0 = vec![
@@ -316,7 +328,7 @@ pub fn fit_decode(rows: &[AttnRow], r: &Roofline) -> Fitted<DecodeFit> {
         .into_iter()
         .map(|x| minimize(x, loss))
         .min_by(|a, b| loss(a).total_cmp(&loss(b)))
-        .map(|x| decode_from(&x))
+        .map(|x| from(&x))
         .expect("two starts");
     Fitted {
         quality: quality(rows.iter().map(|a| (decode_row_ms(&fit, r, a), a.ms))),
@@ -691,6 +703,32 @@ mod tests {
         let pts: Vec<(f64, f64)> = (1..50).map(|i| (i as f64, 3.0 + 0.5 * i as f64)).collect();
         let (a, b) = relative_linear(&pts);
         assert!((a - 3.0).abs() < 1e-9 && (b - 0.5).abs() < 1e-9, "{a} {b}");
+    }
+
+    #[test]
+    fn decode_without_mha_rows_shares_the_gqa_coefficients() {
+        let r = Roofline {
+            flops: 1e15,
+            mem_bw: 2e12,
+            sms: 0.0,
+        };
+        // GQA rows only: 10 µs plus the KV read at 1.5 TB/s.
+        let rows: Vec<AttnRow> = [1u32, 8, 64]
+            .iter()
+            .flat_map(|&batch| {
+                [64u32, 1024, 16384].map(move |len| AttnRow {
+                    batch,
+                    len,
+                    q_heads: 32,
+                    kv_heads: 8,
+                    head_dim: 128,
+                    ms: 0.01 + (batch * len) as f64 * 4.0 * 8.0 * 128.0 / 1.5e12 * 1e3,
+                })
+            })
+            .collect();
+        let f = fit_decode(&rows, &r).fit;
+        assert_eq!(f.mha_t0_us, None);
+        assert_eq!(f.mha_split_tokens, f.split_tokens);
     }
 
     #[test]
