@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use super::summary::{self, Varying};
 use super::table::{md_text, Cell, Table};
 use super::{fmt_num, fmt_opt, slo_value, ReportOptions};
-use crate::search::{PointResult, SearchOutcome, Slo};
+use crate::search::{CapacityStatus, PointResult, SearchOutcome, Slo};
 
 /// One ranked list: the top points of a subset.
 pub(crate) struct Ranking<'a> {
@@ -131,7 +131,7 @@ pub(crate) fn config_table(
         for h in ["goodput", "out tok/s", "sims", "wall (s)"] {
             t.column(h, true);
         }
-        t.column("meets SLOs", false);
+        t.column("capacity status", false);
     }
     for p in pts {
         let c = &p.config;
@@ -203,11 +203,65 @@ pub(crate) fn config_table(
                 Some(f64::from(p.sims_run)),
             ));
             row.push(Cell::num(fmt_num(p.wall_s), Some(p.wall_s)));
-            row.push(Cell::text(if p.feasible() { "yes" } else { "no" }));
+            row.push(Cell::text(p.capacity_status.name()));
         }
         t.rows.push(row);
     }
     t
+}
+
+/// Evaluated points with no measured capacity, `unbounded` ones first (they are the
+/// surprising kind), each with its status and reason. None when every point has a capacity.
+pub(crate) fn unranked_table(o: &SearchOutcome) -> Option<Table> {
+    let mut pts: Vec<&PointResult> = o.points.iter().filter(|p| !p.feasible()).collect();
+    if pts.is_empty() {
+        return None;
+    }
+    pts.sort_by_key(|p| p.capacity_status != CapacityStatus::Unbounded);
+    let mut t = Table::default();
+    t.column("configuration", false);
+    t.column("status", false);
+    t.column("why", false);
+    for p in pts {
+        let why = p.status_reason().unwrap_or_else(|| {
+            // `found` with a zero capacity: cannot happen in a run, but say so if it does.
+            "capacity is zero".into()
+        });
+        let why = why
+            .split_once(": ")
+            .map_or(why.clone(), |(_, rest)| rest.to_string());
+        t.rows.push(vec![
+            Cell::text(p.config.describe()),
+            Cell::text(p.capacity_status.name()),
+            Cell::text(why),
+        ]);
+    }
+    Some(t)
+}
+
+/// One paragraph introducing [`unranked_table`].
+pub(crate) fn unranked_note(o: &SearchOutcome) -> String {
+    let c = summary::counts(o);
+    let none = c.points - c.feasible - c.unbounded;
+    let mut s = format!(
+        "{} evaluated point{} have no measured capacity and are not ranked or plotted.",
+        c.points - c.feasible,
+        if c.points - c.feasible == 1 { "" } else { "s" }
+    );
+    if c.unbounded > 0 {
+        s.push_str(&format!(
+            " {} {} `unbounded`: every probe met the SLOs up to the search's physical limit, so              the workload is too short (or the SLOs too loose) to load them; raise              `num_requests` or tighten the SLOs to measure them.",
+            c.unbounded,
+            if c.unbounded == 1 { "is" } else { "are" }
+        ));
+    }
+    if none > 0 {
+        s.push_str(&format!(
+            " {none} {} `none`: even the lowest load tried misses an SLO.",
+            if none == 1 { "is" } else { "are" }
+        ));
+    }
+    s
 }
 
 /// Overall rank (1-based) of every feasible point, keyed by address.
@@ -243,7 +297,19 @@ pub(crate) fn ranking_note(o: &SearchOutcome) -> String {
 
 /// A sentence for a subset without feasible points, naming the objectives that failed.
 pub(crate) fn none_feasible_sentence(what: &str, evaluated: &[&PointResult]) -> String {
-    let mut s = format!("No {what} meets all SLOs ({} evaluated).", evaluated.len());
+    let unbounded = evaluated
+        .iter()
+        .filter(|p| p.capacity_status == CapacityStatus::Unbounded)
+        .count();
+    let mut s = if unbounded == 0 {
+        format!("No {what} meets all SLOs ({} evaluated).", evaluated.len())
+    } else {
+        format!(
+            "No {what} has a measured capacity ({} evaluated, {unbounded} of them unbounded: \
+             they meet the SLOs at every load up to the search's limit).",
+            evaluated.len()
+        )
+    };
     let v = summary::violations(evaluated.iter().copied());
     if !v.is_empty() {
         let parts: Vec<String> = v.iter().map(|(l, n)| format!("{l} ({n})")).collect();
@@ -269,13 +335,23 @@ pub(crate) fn render_markdown(o: &SearchOutcome, opts: &ReportOptions) -> String
         return s;
     }
     if c.feasible == 0 {
-        s.push_str("**No evaluated point meets all SLOs.** ");
+        s.push_str(if c.unbounded == 0 {
+            "**No evaluated point meets all SLOs.** "
+        } else {
+            "**No evaluated point has a measured capacity.** "
+        });
         let all: Vec<&PointResult> = o.points.iter().collect();
         s.push_str(&md_text(&none_feasible_sentence("point", &all)));
         s.push_str(&format!(
-            " {} more were dropped before simulation. Relax the SLOs or add larger configurations.\n",
-            c.dropped
+            " {} more were dropped before simulation.{}\n",
+            c.dropped,
+            if c.unbounded == 0 {
+                " Relax the SLOs or add larger configurations."
+            } else {
+                ""
+            }
         ));
+        push_unranked_md(o, &mut s);
         return s;
     }
     s.push_str(&format!(
@@ -305,7 +381,18 @@ pub(crate) fn render_markdown(o: &SearchOutcome, opts: &ReportOptions) -> String
             s.push_str(&config_table(o, &top, false, &rank).to_markdown());
         }
     }
+    push_unranked_md(o, &mut s);
     s
+}
+
+/// The "Not ranked" section of best_configs.md, when some point has no capacity.
+fn push_unranked_md(o: &SearchOutcome, s: &mut String) {
+    if let Some(t) = unranked_table(o) {
+        s.push_str("\n## Not ranked\n\n");
+        s.push_str(&md_text(&unranked_note(o)));
+        s.push_str("\n\n");
+        s.push_str(&t.to_markdown());
+    }
 }
 
 #[cfg(test)]
@@ -324,7 +411,8 @@ mod tests {
             "one model: no per-model section"
         );
         // Overall top 3 + 2 GPUs × top 3 = 9 data rows with a rank.
-        let rows = md
+        let (ranked, _) = md.split_once("## Not ranked").unwrap();
+        let rows = ranked
             .lines()
             .filter(|l| l.starts_with("| ") && !l.starts_with("| #"))
             .count();
@@ -347,13 +435,50 @@ mod tests {
     }
 
     #[test]
+    fn unbounded_and_none_points_are_listed_not_ranked() {
+        let o = testdata::outcome();
+        let md = render_markdown(&o, &ReportOptions { top_n: 100 });
+        let (ranked, unranked) = md
+            .split_once("## Not ranked")
+            .expect("a Not ranked section");
+        let unbounded = o
+            .points
+            .iter()
+            .find(|p| p.capacity_status == CapacityStatus::Unbounded)
+            .unwrap();
+        let d = md_text(&unbounded.config.describe());
+        assert!(!ranked.contains(&d), "an unbounded point is ranked");
+        let row = unranked.lines().find(|l| l.contains(&d)).unwrap();
+        assert!(row.contains("| unbounded |") && row.contains("physical limit of 50 QPS"));
+        let none = o
+            .points
+            .iter()
+            .filter(|p| p.capacity_status == CapacityStatus::None);
+        for p in none {
+            let row = unranked
+                .lines()
+                .find(|l| l.contains(&md_text(&p.config.describe())))
+                .unwrap();
+            assert!(
+                row.contains("| none |") && row.contains("every probe failed, down to 0.25 QPS")
+            );
+        }
+        assert!(o
+            .ranked()
+            .iter()
+            .all(|p| p.capacity_status == CapacityStatus::Found));
+    }
+
+    #[test]
     fn says_when_nothing_is_feasible() {
         let mut o = testdata::outcome();
         for p in &mut o.points {
             p.capacity_qps = None;
+            p.capacity_status = CapacityStatus::None;
         }
         let md = render_markdown(&o, &ReportOptions::default());
         assert!(md.contains("No evaluated point meets all SLOs"));
+        assert!(md.contains("## Not ranked"));
         o.points.clear();
         let md = render_markdown(&o, &ReportOptions::default());
         assert!(md.contains("No point was evaluated"));

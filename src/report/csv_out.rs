@@ -92,9 +92,11 @@ pub(crate) fn columns(o: &SearchOutcome) -> Vec<Column> {
         int("max_tokens_in_batch", pts, |p| p.config.max_tokens_in_batch),
         text("router", pts, |p| &p.config.router),
         int("num_gpus", pts, |p| Some(p.num_gpus)),
+        text("capacity_status", pts, |p| p.capacity_status.name()),
         num("capacity_qps", pts, |p| p.capacity_qps),
         num("capacity_min", pts, |p| p.capacity_min),
         num("capacity_max", pts, |p| p.capacity_max),
+        num("limit_qps", pts, |p| p.limit_qps),
     ];
     for (i, s) in o.meta.slos.iter().enumerate() {
         cols.push(num(&format!("{}_s", s.column()), pts, |p| {
@@ -147,7 +149,13 @@ mod tests {
         let cap = h.iter().position(|x| x == "capacity_qps").unwrap();
         let chunk = h.iter().position(|x| x == "chunk_size").unwrap();
         let feas = h.iter().position(|x| x == "feasible").unwrap();
+        let status = h.iter().position(|x| x == "capacity_status").unwrap();
+        let statuses: Vec<&str> = rows.iter().map(|r| &r[status]).collect();
+        for s in ["found", "unbounded", "none"] {
+            assert!(statuses.contains(&s), "no {s} row");
+        }
         for (row, p) in rows.iter().zip(&o.points) {
+            assert_eq!(&row[status], p.capacity_status.name());
             assert_eq!(row.len(), h.len());
             // None → empty cell; Some → exact round trip.
             match p.capacity_qps {

@@ -102,10 +102,17 @@ fn summary_section(o: &SearchOutcome) -> String {
         None => {
             let all: Vec<&PointResult> = o.points.iter().collect();
             s.push_str(&format!(
-                "<p class=\"warn\"><b>No evaluated point meets all SLOs.</b> {}</p>\n",
+                "<p class=\"warn\"><b>No evaluated point has a measured capacity.</b> {}</p>\n",
                 esc(&best::none_feasible_sentence("point", &all))
             ));
         }
+    }
+    if c.unbounded > 0 {
+        s.push_str(&format!(
+            "<p class=\"warn\"><b>{} point{} unbounded</b>: they meet every SLO up to the search's physical limit, so this workload cannot measure their capacity (see <a href=\"#unranked\">Not ranked</a>).</p>\n",
+            c.unbounded,
+            if c.unbounded == 1 { " is" } else { "s are" }
+        ));
     }
     let reasons = if c.dropped_by_reason.is_empty() {
         String::new()
@@ -123,8 +130,15 @@ fn summary_section(o: &SearchOutcome) -> String {
             "Points evaluated",
             format!("{} ({} from cache)", c.points, o.meta.num_cached),
         ),
-        ("Meet all SLOs", c.feasible.to_string()),
-        ("Miss an SLO", (c.points - c.feasible).to_string()),
+        ("With a capacity (ranked)", c.feasible.to_string()),
+        (
+            "Unbounded (pass up to the search's limit)",
+            c.unbounded.to_string(),
+        ),
+        (
+            "Miss an SLO at every load",
+            (c.points - c.feasible - c.unbounded).to_string(),
+        ),
         (
             "Dropped before simulation",
             format!("{}{reasons}", c.dropped),
@@ -290,6 +304,17 @@ fn results_section(o: &SearchOutcome) -> String {
     s
 }
 
+fn unranked_section(o: &SearchOutcome) -> String {
+    let Some(t) = best::unranked_table(o) else {
+        return "<h2 id=\"unranked\">Not ranked</h2>\n<p>Every evaluated point has a measured capacity.</p>\n".into();
+    };
+    format!(
+        "<h2 id=\"unranked\">Not ranked</h2>\n<p>{}</p>\n<div class=\"scroll\">{}</div>\n",
+        esc(&best::unranked_note(o)),
+        t.to_html(false)
+    )
+}
+
 fn dropped_section(o: &SearchOutcome) -> String {
     let mut s = String::from("<h2 id=\"dropped\">Dropped points</h2>\n");
     if o.dropped.is_empty() {
@@ -365,13 +390,15 @@ pub(crate) fn render(
     );
     s.push_str(
         "<nav><a href=\"#summary\">Summary</a><a href=\"#plots\">Plots</a>\
-         <a href=\"#best\">Best configs</a><a href=\"#insights\">Insights</a>\
+         <a href=\"#best\">Best configs</a><a href=\"#unranked\">Not ranked</a>\
+         <a href=\"#insights\">Insights</a>\
          <a href=\"#results\">All results</a><a href=\"#dropped\">Dropped</a>\
          <a href=\"#space\">Space</a><a href=\"#meta\">Metadata</a></nav>\n",
     );
     s.push_str(&summary_section(o));
     s.push_str(&plots_section(plots));
     s.push_str(&best_section(o, opts));
+    s.push_str(&unranked_section(o));
     s.push_str(&insights_section(ins));
     s.push_str(&results_section(o));
     s.push_str(&dropped_section(o));
@@ -404,5 +431,9 @@ mod tests {
         assert!(page.contains("class=\"sortable\""));
         assert!(page.contains("Best configuration:"));
         assert!(page.contains("tp_divides_heads"));
+        // The unbounded point is listed with its reason, not ranked.
+        let (_, unranked) = page.split_once("id=\"unranked\"").unwrap();
+        assert!(unranked.contains("physical limit of 50 QPS"));
+        assert!(page.contains("1 point is unbounded"));
     }
 }

@@ -19,7 +19,7 @@ use ndarray::{Array1, Array2};
 
 use super::summary;
 use super::{fmt_num, table::md_text};
-use crate::search::{PointConfig, PointResult, SearchOutcome};
+use crate::search::{CapacityStatus, PointConfig, PointResult, SearchOutcome};
 
 const MAX_DEPTH: usize = 4;
 /// Caps so the findings stay a short read.
@@ -760,7 +760,13 @@ fn top_quartile(feasible: &[&PointResult]) -> Vec<bool> {
 }
 
 pub(crate) fn analyse(o: &SearchOutcome) -> Insights {
-    let pts: Vec<&PointResult> = o.points.iter().collect();
+    // Unbounded points met the SLOs at every load tried but have no capacity: they fit neither
+    // label of the trees, so they are left out (and said so).
+    let pts: Vec<&PointResult> = o
+        .points
+        .iter()
+        .filter(|p| p.capacity_status != CapacityStatus::Unbounded)
+        .collect();
     let c = summary::counts(o);
     let mut facts = Vec::new();
     if c.points == 0 {
@@ -779,6 +785,12 @@ pub(crate) fn analyse(o: &SearchOutcome) -> Insights {
                 String::new()
             }
         ));
+        if c.unbounded > 0 {
+            facts.push(format!(
+                "{} point(s) are unbounded (they meet every SLO up to the search's physical limit, so the workload cannot measure their capacity) and are left out of the findings below.",
+                c.unbounded
+            ));
+        }
         facts.extend(group_facts(&pts));
         let v = summary::violations(pts.iter().copied());
         if !v.is_empty() {

@@ -2,13 +2,15 @@
 
 use std::collections::BTreeMap;
 
-use crate::search::{PointConfig, PointResult, SearchOutcome};
+use crate::search::{CapacityStatus, PointConfig, PointResult, SearchOutcome};
 
 /// Headline counts of a run.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Counts {
     pub points: usize,
     pub feasible: usize,
+    /// Points that passed every probe up to the search's limit (no measured capacity).
+    pub unbounded: usize,
     pub dropped: usize,
     /// Dropped points per reason, most frequent first (ties by name).
     pub dropped_by_reason: Vec<(String, usize)>,
@@ -24,6 +26,11 @@ pub(crate) fn counts(o: &SearchOutcome) -> Counts {
     Counts {
         points: o.points.len(),
         feasible: o.points.iter().filter(|p| p.feasible()).count(),
+        unbounded: o
+            .points
+            .iter()
+            .filter(|p| p.capacity_status == CapacityStatus::Unbounded)
+            .count(),
         dropped: o.dropped.len(),
         dropped_by_reason: sorted_counts(by_reason),
         sims_recorded: o.points.iter().map(|p| u64::from(p.sims_run)).sum(),
@@ -101,13 +108,13 @@ pub(crate) fn describe_short(c: &PointConfig) -> String {
     }
 }
 
-/// For points without capacity: which objectives failed at the lowest load tried (the run
+/// For points where no load passes: which objectives failed at the lowest load tried (the run
 /// that says most about why no load passes). Returns (label, points) most frequent first.
 pub(crate) fn violations<'a>(
     points: impl Iterator<Item = &'a PointResult>,
 ) -> Vec<(String, usize)> {
     let mut by: BTreeMap<String, usize> = BTreeMap::new();
-    for p in points.filter(|p| !p.feasible()) {
+    for p in points.filter(|p| p.capacity_status == CapacityStatus::None) {
         let lowest = p
             .seeds
             .iter()

@@ -2,8 +2,8 @@
 //! 2 schedulers per (model, workload), 2 SLOs, 2 seeds, some points infeasible, some dropped.
 
 use crate::search::{
-    Cost, DroppedPoint, PointConfig, PointResult, RunMeta, SearchOutcome, SeedCapacity, SimRecord,
-    Slo, SloMetric, SloValue,
+    CapacityStatus, Cost, DroppedPoint, PointConfig, PointResult, RunMeta, SearchOutcome,
+    SeedCapacity, SimRecord, Slo, SloMetric, SloValue,
 };
 
 pub(crate) fn slos() -> Vec<Slo> {
@@ -90,6 +90,8 @@ fn point(
                     let hi = record(seed, cap * 1.3, ttft * 3.0, tbt * 3.0, &slos);
                     SeedCapacity {
                         seed,
+                        status: CapacityStatus::Found,
+                        limit_qps: Some(cap * 4.0),
                         capacity_qps: Some(cap),
                         at_capacity: Some(at.clone()),
                         runs: vec![lo, hi, at],
@@ -99,6 +101,8 @@ fn point(
                     let (a, b) = if fail_tbt { (1.0, 0.35) } else { (4.0, 0.1) };
                     SeedCapacity {
                         seed,
+                        status: CapacityStatus::None,
+                        limit_qps: Some(8.0),
                         capacity_qps: None,
                         at_capacity: None,
                         runs: vec![
@@ -127,6 +131,12 @@ fn point(
     PointResult {
         id: format!("{model}-{workload}-{gpu}-tp{tp}-{scheduler}"),
         num_gpus,
+        capacity_status: if capacity.is_some() {
+            CapacityStatus::Found
+        } else {
+            CapacityStatus::None
+        },
+        limit_qps: Some(capacity.map_or(8.0, |c| c * 4.0)),
         capacity_qps: capacity,
         capacity_min: capacity.map(|c| c * 0.96),
         capacity_max: capacity.map(|c| c * 1.04),
@@ -146,7 +156,35 @@ fn point(
     }
 }
 
-/// The outcome for the given models × workloads.
+/// Turn `p` into a point whose every probe passed up to its physical limit.
+fn make_unbounded(p: &mut PointResult) {
+    let slos = slos();
+    let limit = 50.0;
+    p.capacity_status = CapacityStatus::Unbounded;
+    p.limit_qps = Some(limit);
+    p.capacity_qps = None;
+    p.capacity_min = None;
+    p.capacity_max = None;
+    p.at_capacity.clear();
+    p.goodput_at_capacity = None;
+    p.output_tokens_per_s = None;
+    p.cost.qps_per_dollar = None;
+    p.cost.usd_per_million_output_tokens = None;
+    for s in &mut p.seeds {
+        s.status = CapacityStatus::Unbounded;
+        s.limit_qps = Some(limit);
+        s.capacity_qps = None;
+        s.at_capacity = None;
+        s.runs = [6.25, 12.5, 25.0, limit]
+            .iter()
+            .map(|&q| record(s.seed, q, 0.3, 0.05, &slos))
+            .collect();
+    }
+}
+
+/// The outcome for the given models × workloads. One point (H100, TP4, vLLM) passed every
+/// probe up to its limit (`unbounded`).
+
 pub(crate) fn outcome_for(models: &[&str], workloads: &[&str]) -> SearchOutcome {
     let mut points = Vec::new();
     for (mi, model) in models.iter().enumerate() {
@@ -162,7 +200,7 @@ pub(crate) fn outcome_for(models: &[&str], workloads: &[&str]) -> SearchOutcome 
                                 * f64::from(tp).powf(0.8)
                                 * if sched == "sarathi" { 1.25 } else { 1.0 }
                         });
-                        points.push(point(
+                        let mut p = point(
                             model,
                             workload,
                             gpu,
@@ -171,7 +209,11 @@ pub(crate) fn outcome_for(models: &[&str], workloads: &[&str]) -> SearchOutcome 
                             sched,
                             cap,
                             sched == "sarathi",
-                        ));
+                        );
+                        if gpu == "h100-sxm" && tp == 4 && sched == "vllm" {
+                            make_unbounded(&mut p);
+                        }
+                        points.push(p);
                     }
                 }
             }

@@ -11,6 +11,13 @@
 //!    A point failing at `min_qps` has no capacity.
 //! 3. Bisect geometrically (`√(pass·fail)`) until `fail / pass − 1 ≤ precision`.
 //!
+//! **Verdicts** ([`CapacityStatus`]). A capacity is only *found* when a failing probe brackets
+//! the knee. Upward steps stop at a physical limit ([`qps_limit`]): a point cannot sustain more
+//! requests per second than its replicas complete at their best-case batch throughput, so a
+//! point that still passes there (or when the iterations run out before any probe failed) is
+//! *unbounded*: the workload is too short, or the SLOs too loose, to load it, and the last
+//! passing QPS says nothing about its capacity. A point failing down to `min_qps` has *none*.
+//!
 //! Every probe is a full simulation with common random numbers: arrival times at QPS `q` are the
 //! unit-rate arrival times divided by `q`, so all probes of a seed see the same requests in the
 //! same order and only the load changes. Unfinished requests count as SLO violations (Vidur
@@ -19,7 +26,7 @@
 
 use std::time::Instant;
 
-use super::result::{SimRecord, Slo, SloMetric, SloValue};
+use super::result::{CapacityStatus, SimRecord, Slo, SloMetric, SloValue};
 use super::space::CapacitySettings;
 use super::SearchError;
 use crate::metrics::stats::quantile_sorted;
@@ -29,29 +36,46 @@ use crate::sim::request::Request;
 use crate::sim::{simulate_observed, RunObserver, SimConfig};
 use crate::workload::RequestSpec;
 
-/// The outcome of one capacity search: the capacity and every probe in order.
+/// The outcome of one capacity search: the verdict and every probe in order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Bisection<R> {
-    /// Largest passing QPS (None: nothing passed down to `min_qps`).
-    pub capacity: Option<f64>,
+    /// Largest passing QPS, whatever the verdict (None: nothing passed down to `min_qps`).
+    pub highest_pass: Option<f64>,
+    /// Whether a failing probe brackets `highest_pass` (see [`CapacityStatus`]).
+    pub status: CapacityStatus,
     /// `(qps, pass, record)` in probe order.
     pub probes: Vec<(f64, bool, R)>,
 }
 
+impl<R> Bisection<R> {
+    /// The capacity: the highest passing QPS when a failing probe brackets it, else None.
+    pub fn capacity(&self) -> Option<f64> {
+        self.highest_pass
+            .filter(|_| self.status == CapacityStatus::Found)
+    }
+}
+
 /// Bracket-then-bisect over a monotone pass/fail predicate (see the module docs), starting at
-/// `start_qps` with a first bracketing step of `first_step` (> 1). `probe` returns whether the
-/// QPS passes and a record kept with it.
+/// `start_qps` with a first bracketing step of `first_step` (> 1), never probing above
+/// `max_qps` (the physical limit; `f64::INFINITY` for none). `probe` returns whether the QPS
+/// passes and a record kept with it.
 pub fn find_capacity<R, E>(
     settings: &CapacitySettings,
     start_qps: f64,
     first_step: f64,
+    max_qps: f64,
     mut probe: impl FnMut(f64) -> Result<(bool, R), E>,
 ) -> Result<Bisection<R>, E> {
     let precision = settings.precision_pct / 100.0;
+    let ceiling = if max_qps.is_nan() {
+        f64::INFINITY
+    } else {
+        max_qps.max(settings.min_qps)
+    };
     let (mut pass, mut fail): (Option<f64>, Option<f64>) = (None, None);
     let mut probes = Vec::new();
     let mut step = first_step.clamp(1.0 + precision, 2.0);
-    let mut q = start_qps.max(settings.min_qps);
+    let mut q = start_qps.max(settings.min_qps).min(ceiling);
     for _ in 0..settings.max_iterations {
         let (ok, rec) = probe(q)?;
         probes.push((q, ok, rec));
@@ -61,7 +85,13 @@ pub fn find_capacity<R, E>(
             fail = Some(fail.map_or(q, |f: f64| f.min(q)));
         }
         q = match (pass, fail) {
-            (Some(p), None) => p * step,
+            (Some(p), None) => {
+                if p >= ceiling {
+                    // Passing at the physical limit: no higher load can be meaningful.
+                    break;
+                }
+                (p * step).min(ceiling)
+            }
             (None, Some(f)) => {
                 if f <= settings.min_qps {
                     break;
@@ -79,10 +109,56 @@ pub fn find_capacity<R, E>(
         };
         step = (1.0 + 2.0 * (step - 1.0)).min(2.0);
     }
+    let status = match (pass, fail) {
+        (Some(_), Some(_)) => CapacityStatus::Found,
+        (Some(_), None) => CapacityStatus::Unbounded,
+        (None, _) => CapacityStatus::None,
+    };
     Ok(Bisection {
-        capacity: pass,
+        highest_pass: pass,
+        status,
         probes,
     })
+}
+
+/// Per-request means of a workload.
+struct Means {
+    prefill: f64,
+    decode: f64,
+}
+
+impl Means {
+    fn of(requests: &[RequestSpec]) -> Means {
+        let n = requests.len().max(1) as f64;
+        let sum = |f: fn(&RequestSpec) -> u32| requests.iter().map(|r| f(r) as f64).sum::<f64>();
+        Means {
+            prefill: sum(|r| r.num_prefill_tokens) / n,
+            decode: sum(|r| r.num_decode_tokens) / n,
+        }
+    }
+}
+
+/// The slowest stage's time for `batch` (stages of a pipeline run concurrently, so the slowest
+/// one paces it); 0 where the predictor cannot price the batch.
+fn stage_s(sim: &SimConfig, predictor: &dyn ExecutionTimePredictor, batch: &[BatchEntry]) -> f64 {
+    (0..sim.num_pipeline_stages)
+        .map(|s| {
+            predictor
+                .predict(batch, s)
+                .map(|t| t.total_s)
+                .unwrap_or(0.0)
+        })
+        .fold(0.0, f64::max)
+}
+
+fn decodes(n: usize, context: f64) -> Vec<BatchEntry> {
+    (0..n.max(1))
+        .map(|_| BatchEntry {
+            num_tokens: 1,
+            num_processed_tokens: context as u32,
+            is_prefill_complete: true,
+        })
+        .collect()
 }
 
 /// A first guess of a point's capacity: replicas × the request rate one replica sustains when
@@ -94,47 +170,74 @@ pub fn estimate_start_qps(
     requests: &[RequestSpec],
     kv_blocks: u64,
 ) -> f64 {
-    let n = requests.len().max(1) as f64;
-    let mean_p = requests
-        .iter()
-        .map(|r| r.num_prefill_tokens as f64)
-        .sum::<f64>()
-        / n;
-    let mean_d = requests
-        .iter()
-        .map(|r| r.num_decode_tokens as f64)
-        .sum::<f64>()
-        / n;
+    let m = Means::of(requests);
     let pp = sim.num_pipeline_stages;
-    let per_request_tokens = (mean_p + mean_d).max(1.0);
+    let per_request_tokens = (m.prefill + m.decode).max(1.0);
     let kv_tokens = kv_blocks as f64 * sim.scheduler.block_size as f64;
     let batch = (sim.scheduler.batch_size_cap as f64)
         .min(kv_tokens / per_request_tokens)
         .max(1.0)
         .floor() as usize;
-    let decode: Vec<BatchEntry> = (0..batch)
-        .map(|_| BatchEntry {
-            num_tokens: 1,
-            num_processed_tokens: (mean_p + mean_d / 2.0) as u32,
-            is_prefill_complete: true,
-        })
-        .collect();
-    let stage_s = |b: &[BatchEntry]| -> f64 {
-        (0..pp)
-            .map(|s| predictor.predict(b, s).map(|t| t.total_s).unwrap_or(0.0))
-            .fold(0.0, f64::max)
-    };
+    let decode = decodes(batch, m.prefill + m.decode / 2.0);
     let prefill = [BatchEntry {
-        num_tokens: (mean_p as u32).max(1),
+        num_tokens: (m.prefill as u32).max(1),
         num_processed_tokens: 0,
         is_prefill_complete: false,
     }];
     // With PP stages, `pp` micro-batches are in flight: the slowest stage paces the pipeline.
-    let per_request_s = stage_s(&decode) * mean_d / batch as f64 + stage_s(&prefill) / pp as f64;
+    let per_request_s = stage_s(sim, predictor, &decode) * m.decode / batch as f64
+        + stage_s(sim, predictor, &prefill) / pp as f64;
     if per_request_s > 0.0 && per_request_s.is_finite() {
         sim.num_replicas as f64 / per_request_s
     } else {
         1.0
+    }
+}
+
+/// Headroom of [`qps_limit`] over the best-case throughput it computes.
+pub const LIMIT_HEADROOM: f64 = 2.0;
+
+/// Prompt tokens in the prefill batch that prices a prompt token at its cheapest.
+const LIMIT_PREFILL_TOKENS: f64 = 4096.0;
+
+/// The physical limit of a capacity search: `LIMIT_HEADROOM` (2) × replicas × the request rate
+/// one replica completes at its best-case batch throughput. Every per-token cost is taken
+/// where it is cheapest: decode tokens in the largest batch the scheduler cap and the KV cache
+/// allow (each request holding only its prompt) at the shortest context (the prompt), prompt
+/// tokens in a batch of 4,096 prompt tokens; a request costs its mean prompt times the one
+/// plus its mean output times the other, per pipeline stage (stages run concurrently). A mixed
+/// iteration costs at least the larger of its prefill and decode parts, so overlapping them
+/// can at most halve that sum: hence the factor 2. A point that still meets its SLOs at this
+/// rate is only meeting them because the workload ends before a queue can build. Infinite
+/// where the predictor cannot price the batches.
+pub fn qps_limit(
+    sim: &SimConfig,
+    predictor: &dyn ExecutionTimePredictor,
+    requests: &[RequestSpec],
+    kv_blocks: u64,
+) -> f64 {
+    let m = Means::of(requests);
+    let prompt = m.prefill.max(1.0);
+    let kv_tokens = kv_blocks as f64 * sim.scheduler.block_size as f64;
+    let batch = (sim.scheduler.batch_size_cap as f64)
+        .min(kv_tokens / prompt)
+        .max(1.0)
+        .floor() as usize;
+    let per_decode = stage_s(sim, predictor, &decodes(batch, prompt)) / batch as f64;
+    let k = (LIMIT_PREFILL_TOKENS / prompt).floor().max(1.0) as usize;
+    let prefills: Vec<BatchEntry> = (0..k)
+        .map(|_| BatchEntry {
+            num_tokens: prompt as u32,
+            num_processed_tokens: 0,
+            is_prefill_complete: false,
+        })
+        .collect();
+    let per_prompt = stage_s(sim, predictor, &prefills) / (k as f64 * (prompt as u32) as f64);
+    let per_request_s = m.prefill * per_prompt + m.decode * per_decode;
+    if per_request_s > 0.0 && per_request_s.is_finite() {
+        LIMIT_HEADROOM * sim.num_replicas as f64 / per_request_s
+    } else {
+        f64::INFINITY
     }
 }
 
@@ -467,11 +570,10 @@ pub fn run_probe(
         num_unfinished: out.num_unfinished as u64,
         stopped_early: out.stopped_early,
         simulated_s: out.end_time,
-        output_tokens_per_s: if out.end_time > 0.0 {
-            output_tokens / out.end_time
-        } else {
-            0.0
-        },
+        // The rate served at this load: the offered QPS × output tokens per request, counting
+        // only finished requests (the run's makespan adds a warm-up and a drain, which a
+        // steady state does not have).
+        output_tokens_per_s: qps * output_tokens / requests.len().max(1) as f64,
         wall_s: started.elapsed().as_secs_f64(),
     })
 }
@@ -496,11 +598,12 @@ mod tests {
                         // Warm starts are near the knee; far away they run out of iterations.
                         continue;
                     }
-                    let b = find_capacity(&settings(2.5), start, step, |q| {
+                    let b = find_capacity(&settings(2.5), start, step, f64::INFINITY, |q| {
                         Ok::<_, ()>((q <= knee, ()))
                     })
                     .unwrap();
-                    let c = b.capacity.expect("a capacity");
+                    assert_eq!(b.status, CapacityStatus::Found);
+                    let c = b.capacity().expect("a capacity");
                     assert!(c <= knee, "capacity {c} above the knee {knee}");
                     assert!(
                         knee / c - 1.0 <= 0.025 + 1e-9,
@@ -514,18 +617,58 @@ mod tests {
 
     #[test]
     fn a_warm_start_at_the_knee_takes_two_probes() {
-        let b = find_capacity(&settings(2.5), 10.0, 1.025, |q| {
+        let b = find_capacity(&settings(2.5), 10.0, 1.025, f64::INFINITY, |q| {
             Ok::<_, ()>((q <= 10.2, ()))
         })
         .unwrap();
         assert_eq!(b.probes.len(), 2);
-        assert_eq!(b.capacity, Some(10.0));
+        assert_eq!(b.capacity(), Some(10.0));
+    }
+
+    #[test]
+    fn passing_up_to_the_limit_is_unbounded_not_a_capacity() {
+        // Every probe passes: the search stops at the physical limit, not 2^20 × the start.
+        let b = find_capacity(&settings(2.5), 12.0, 2.0, 100.0, |_| {
+            Ok::<_, ()>((true, ()))
+        })
+        .unwrap();
+        assert_eq!(b.status, CapacityStatus::Unbounded);
+        assert_eq!(b.capacity(), None);
+        assert_eq!(b.highest_pass, Some(100.0));
+        let qps: Vec<f64> = b.probes.iter().map(|p| p.0).collect();
+        assert_eq!(qps, [12.0, 24.0, 48.0, 96.0, 100.0]);
+        // A start above the limit is clamped to it.
+        let b = find_capacity(&settings(2.5), 500.0, 2.0, 100.0, |_| {
+            Ok::<_, ()>((true, ()))
+        })
+        .unwrap();
+        assert_eq!(b.probes.len(), 1);
+        assert_eq!(b.probes[0].0, 100.0);
+        assert_eq!(b.status, CapacityStatus::Unbounded);
+        // With no limit, running out of iterations without a failure is unbounded too.
+        let b = find_capacity(&settings(2.5), 1.0, 2.0, f64::INFINITY, |_| {
+            Ok::<_, ()>((true, ()))
+        })
+        .unwrap();
+        assert_eq!(b.status, CapacityStatus::Unbounded);
+        assert_eq!(b.probes.len(), 20);
+        // A knee just under the limit is still found.
+        let b = find_capacity(&settings(2.5), 12.0, 2.0, 100.0, |q| {
+            Ok::<_, ()>((q <= 99.0, ()))
+        })
+        .unwrap();
+        assert_eq!(b.status, CapacityStatus::Found);
+        assert!(b.capacity().unwrap() > 96.0);
     }
 
     #[test]
     fn no_capacity_when_nothing_passes() {
-        let b = find_capacity(&settings(2.5), 8.0, 2.0, |_| Ok::<_, ()>((false, ()))).unwrap();
-        assert_eq!(b.capacity, None);
+        let b = find_capacity(&settings(2.5), 8.0, 2.0, f64::INFINITY, |_| {
+            Ok::<_, ()>((false, ()))
+        })
+        .unwrap();
+        assert_eq!(b.capacity(), None);
+        assert_eq!(b.status, CapacityStatus::None);
         assert!(b.probes.iter().all(|p| !p.1));
         assert!(b.probes.last().unwrap().0 <= 0.01 + 1e-12);
     }

@@ -12,14 +12,14 @@ pub mod space;
 use std::path::PathBuf;
 
 pub use result::{
-    Cost, DroppedPoint, PointConfig, PointResult, RunMeta, SearchOutcome, SeedCapacity, SimRecord,
-    Slo, SloMetric, SloValue,
+    CapacityStatus, Cost, DroppedPoint, PointConfig, PointResult, RunMeta, SearchOutcome,
+    SeedCapacity, SimRecord, Slo, SloMetric, SloValue,
 };
 pub use runner::{run, RunOptions};
 pub use space::{LoadedSpace, SearchSpace};
 
 /// Bumped whenever a change alters simulation results, so cached points are recomputed.
-pub const ENGINE_VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "+search.3");
+pub const ENGINE_VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "+search.4");
 
 /// Why a search could not run.
 #[derive(Debug, thiserror::Error)]

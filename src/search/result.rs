@@ -119,7 +119,10 @@ pub struct PointConfig {
 impl PointConfig {
     /// GPUs the point occupies: replicas × TP × PP.
     pub fn num_gpus(&self) -> u32 {
-        self.replicas * self.tp * self.pp
+        // Saturating: a dropped point's list values may multiply past u32.
+        self.replicas
+            .saturating_mul(self.tp)
+            .saturating_mul(self.pp)
     }
 
     /// Scheduler with its main knob, e.g. `sarathi-1024`, `vllm`.
@@ -186,12 +189,40 @@ pub struct SimRecord {
     pub wall_s: f64,
 }
 
+/// The verdict of a capacity search.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CapacityStatus {
+    /// A failing probe brackets the knee: the capacity is the highest passing QPS.
+    Found,
+    /// No probe failed up to the search's limit (the physical limit, or the iterations ran
+    /// out): the workload is too short or the SLOs too loose to load the point. Not a capacity.
+    Unbounded,
+    /// Even the lowest probe failed.
+    None,
+}
+
+impl CapacityStatus {
+    /// The CSV / JSON name (`found`, `unbounded`, `none`).
+    pub fn name(self) -> &'static str {
+        match self {
+            CapacityStatus::Found => "found",
+            CapacityStatus::Unbounded => "unbounded",
+            CapacityStatus::None => "none",
+        }
+    }
+}
+
 /// The capacity search of one point under one seed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SeedCapacity {
     /// Workload seed.
     pub seed: u64,
-    /// Largest passing QPS found (None: no tested QPS passed).
+    /// The verdict.
+    pub status: CapacityStatus,
+    /// The search's physical limit (QPS), `None` where the predictor could not price one.
+    pub limit_qps: Option<f64>,
+    /// Largest passing QPS when a failing probe brackets it (status `found`), else None.
     pub capacity_qps: Option<f64>,
     /// The run at that QPS.
     pub at_capacity: Option<SimRecord>,
@@ -221,21 +252,27 @@ pub struct PointResult {
     pub config: PointConfig,
     /// GPUs used.
     pub num_gpus: u32,
-    /// Median capacity over seeds, the point's headline capacity (None when the median seed
-    /// found no passing QPS).
+    /// `found` when the median seed's capacity is bracketed by a failing probe and no seed
+    /// is `unbounded`; `unbounded` when any seed passed every probe up to the search's limit;
+    /// else `none`. Only `found` points are ranked or drawn on a Pareto frontier.
+    pub capacity_status: CapacityStatus,
+    /// The search's physical limit of the median seed (QPS), if the predictor priced one.
+    pub limit_qps: Option<f64>,
+    /// Median capacity over seeds, the point's headline capacity: the QPS of the median seed's
+    /// run at capacity (None unless the status is `found`).
     pub capacity_qps: Option<f64>,
     /// Lowest capacity over seeds.
     pub capacity_min: Option<f64>,
     /// Highest capacity over seeds.
     pub capacity_max: Option<f64>,
-    /// SLO measurements at capacity (the median seed's passing run), same order as the space's
-    /// SLOs.
+    /// SLO measurements at capacity (the median seed's run at capacity), same order as the
+    /// space's SLOs.
     pub at_capacity: Vec<SloValue>,
-    /// Goodput at capacity.
+    /// Goodput at capacity (the same run).
     pub goodput_at_capacity: Option<f64>,
-    /// Output tokens/s at capacity.
+    /// Output tokens/s at capacity (the same run).
     pub output_tokens_per_s: Option<f64>,
-    /// Cost.
+    /// Cost at capacity (from the same run's QPS and output tokens/s).
     pub cost: Cost,
     /// Per-seed searches with every run.
     pub seeds: Vec<SeedCapacity>,
@@ -246,9 +283,40 @@ pub struct PointResult {
 }
 
 impl PointResult {
-    /// Meets every SLO at some load (has a capacity).
+    /// Meets every SLO at some load and a failing load brackets it (has a capacity).
     pub fn feasible(&self) -> bool {
-        self.capacity_qps.is_some_and(|c| c > 0.0)
+        self.capacity_status == CapacityStatus::Found && self.capacity_qps.is_some_and(|c| c > 0.0)
+    }
+
+    /// Why a point has no capacity, in one sentence (None for `found` points).
+    pub fn status_reason(&self) -> Option<String> {
+        let runs = || self.seeds.iter().flat_map(|s| s.runs.iter());
+        let fmt = |q: f64| format!("{}", (q * 1000.0).round() / 1000.0);
+        match self.capacity_status {
+            CapacityStatus::Found => None,
+            CapacityStatus::Unbounded => {
+                let top = runs().filter(|r| r.pass).map(|r| r.qps).fold(0.0, f64::max);
+                let limit = match self.limit_qps {
+                    Some(l) if top >= l * (1.0 - 1e-9) => format!(
+                        "the physical limit of {} QPS (twice what its replicas complete at their best-case batch throughput)",
+                        fmt(l)
+                    ),
+                    _ => "the last probe the search's iterations allowed".to_string(),
+                };
+                Some(format!(
+                    "unbounded: every probe passed, up to {} QPS, {limit}; the workload is too short or the SLOs too loose to load this point, so it has no measured capacity",
+                    fmt(top)
+                ))
+            }
+            CapacityStatus::None => {
+                let low = runs().map(|r| r.qps).fold(f64::INFINITY, f64::min);
+                Some(if low.is_finite() {
+                    format!("none: every probe failed, down to {} QPS", fmt(low))
+                } else {
+                    "none: no probe ran".to_string()
+                })
+            }
+        }
     }
 }
 

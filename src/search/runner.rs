@@ -22,9 +22,13 @@ use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use super::capacity::{estimate_start_qps, find_capacity, run_probe, ProbeScratch, ProbeSpec};
+use super::capacity::{
+    estimate_start_qps, find_capacity, qps_limit, run_probe, ProbeScratch, ProbeSpec,
+};
 use super::expand::{expand, Expansion, Point};
-use super::result::{Cost, PointResult, RunMeta, SearchOutcome, SeedCapacity, SimRecord};
+use super::result::{
+    CapacityStatus, Cost, PointResult, RunMeta, SearchOutcome, SeedCapacity, SimRecord,
+};
 use super::space::{Arrival, LoadedSpace, SearchSpace, WorkloadSpec};
 use super::{SearchError, ENGINE_VERSION};
 use crate::config::predictor as predictor_build;
@@ -214,19 +218,31 @@ fn point_id(shared: &Shared, p: &Point, warm: Option<f64>) -> String {
 }
 
 /// Write `bytes` to `path` so that no reader ever sees a partial file: temporary file in the
-/// same folder, fsync, rename.
+/// same folder (`<file>.tmp<pid>`), fsync, rename, then fsync the folder so the rename
+/// survives a crash. The one atomic writer of the crate (cache entries, every report file).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let tmp = path.with_extension(format!(
-        "{}.tmp{}",
-        path.extension().and_then(|e| e.to_str()).unwrap_or(""),
-        std::process::id()
-    ));
-    {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(format!(".tmp{}", std::process::id()));
+    let tmp = std::path::PathBuf::from(tmp);
+    let written = (|| {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(bytes)?;
         f.sync_all()?;
+        drop(f);
+        std::fs::rename(&tmp, path)
+    })();
+    if written.is_err() {
+        // Best effort: a leftover temporary file is harmless but untidy.
+        let _ = std::fs::remove_file(&tmp);
+        return written;
     }
-    std::fs::rename(&tmp, path)
+    // Folders cannot be opened for sync on every platform: not an error.
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+    }
+    Ok(())
 }
 
 /// Lower median of the seeds' capacities (no capacity counts as 0), and the index of that seed.
@@ -240,22 +256,24 @@ fn median_seed(seeds: &[SeedCapacity]) -> Option<usize> {
     idx.get((idx.len().max(1) - 1) / 2).copied()
 }
 
-/// Cost figures of a point at `capacity` (mean output tokens per request `mean_decode`).
-fn cost(num_gpus: u32, usd_per_gpu_hour: f64, capacity: Option<f64>, mean_decode: f64) -> Cost {
+/// Cost figures of a point at `capacity` QPS serving `output_tokens_per_s` (both from its run
+/// at capacity).
+fn cost(
+    num_gpus: u32,
+    usd_per_gpu_hour: f64,
+    capacity: Option<f64>,
+    output_tokens_per_s: Option<f64>,
+) -> Cost {
     let usd_per_hour = num_gpus as f64 * usd_per_gpu_hour;
     let cap = capacity.filter(|c| *c > 0.0);
     Cost {
         usd_per_gpu_hour,
         usd_per_hour,
         qps_per_dollar: cap.map(|c| c / usd_per_hour),
-        usd_per_million_output_tokens: cap
-            .filter(|_| mean_decode > 0.0)
-            .map(|c| usd_per_hour / (c * mean_decode * 3600.0) * 1e6),
+        usd_per_million_output_tokens: output_tokens_per_s
+            .filter(|t| cap.is_some() && *t > 0.0)
+            .map(|t| usd_per_hour / (t * 3600.0) * 1e6),
     }
-}
-
-fn mean_decode(r: &[RequestSpec]) -> f64 {
-    r.iter().map(|x| x.num_decode_tokens as f64).sum::<f64>() / r.len().max(1) as f64
 }
 
 /// The KV-cache plan the engine will use for `sim`.
@@ -302,17 +320,19 @@ fn search_seed(
         slos: &s.slos,
         goodput: s.goodput,
     };
-    let b = find_capacity(&s.capacity, start, first_step, |qps| {
+    let limit = qps_limit(&sim, predictor, base, num_blocks);
+    let b = find_capacity(&s.capacity, start, first_step, limit, |qps| {
         let rec = run_probe(&spec, qps, scratch)?;
         Ok::<_, SearchError>((rec.pass, rec))
     })?;
+    let capacity = b.capacity();
     let runs: Vec<SimRecord> = b.probes.into_iter().map(|(_, _, r)| r).collect();
-    let at_capacity = b
-        .capacity
-        .and_then(|c| runs.iter().find(|r| r.pass && r.qps == c).cloned());
+    let at_capacity = capacity.and_then(|c| runs.iter().find(|r| r.pass && r.qps == c).cloned());
     Ok(SeedCapacity {
         seed,
-        capacity_qps: b.capacity,
+        status: b.status,
+        limit_qps: limit.is_finite().then_some(limit),
+        capacity_qps: capacity,
         at_capacity,
         runs,
     })
@@ -329,7 +349,6 @@ fn evaluate_point(
     let s = &shared.space;
     let plan = memory_plan(&p.sim)?;
     let mut seeds = Vec::with_capacity(s.seeds.len());
-    let mut first_base: Option<Arc<Vec<RequestSpec>>> = None;
     let mut scratch = ProbeScratch::default();
     for &seed in &s.seeds {
         let base = shared.requests[&(p.workload, seed)].clone();
@@ -342,44 +361,46 @@ fn evaluate_point(
             plan.num_blocks,
             &mut scratch,
         )?);
-        first_base.get_or_insert(base);
     }
-    let md = first_base.as_deref().map_or(0.0, |b| mean_decode(b));
-    Ok(assemble(p, id, seeds, md, started.elapsed().as_secs_f64()))
+    Ok(assemble(p, id, seeds, started.elapsed().as_secs_f64()))
 }
 
-/// Build a point's result from its per-seed searches.
-fn assemble(
-    p: &Point,
-    id: String,
-    seeds: Vec<SeedCapacity>,
-    mean_decode: f64,
-    wall_s: f64,
-) -> PointResult {
+/// Build a point's result from its per-seed searches. Every figure at capacity comes from one
+/// record, the median seed's run at capacity.
+fn assemble(p: &Point, id: String, seeds: Vec<SeedCapacity>, wall_s: f64) -> PointResult {
     let caps: Vec<f64> = seeds
         .iter()
         .map(|s| s.capacity_qps.unwrap_or(0.0))
         .collect();
     let med = median_seed(&seeds).map(|i| &seeds[i]);
-    let capacity = med.and_then(|s| s.capacity_qps);
-    let at = med.and_then(|s| s.at_capacity.as_ref());
-    let positive = |v: f64| (v > 0.0).then_some(v);
+    // One unbounded seed makes the point's verdict meaningless: its band has no upper end.
+    let status = if seeds.iter().any(|s| s.status == CapacityStatus::Unbounded) {
+        CapacityStatus::Unbounded
+    } else if med.is_some_and(|s| s.at_capacity.is_some()) {
+        CapacityStatus::Found
+    } else {
+        CapacityStatus::None
+    };
+    let at = med
+        .and_then(|s| s.at_capacity.as_ref())
+        .filter(|_| status == CapacityStatus::Found);
+    let found = status == CapacityStatus::Found;
+    let positive = |v: f64| (v > 0.0 && found).then_some(v);
+    let capacity = at.map(|r| r.qps);
+    let tokens = at.map(|r| r.output_tokens_per_s);
     PointResult {
         id,
         num_gpus: p.config.num_gpus(),
         config: p.config.clone(),
+        capacity_status: status,
+        limit_qps: med.and_then(|s| s.limit_qps),
         capacity_qps: capacity,
         capacity_min: caps.iter().copied().reduce(f64::min).and_then(positive),
         capacity_max: caps.iter().copied().reduce(f64::max).and_then(positive),
         at_capacity: at.map(|r| r.slos.clone()).unwrap_or_default(),
         goodput_at_capacity: at.map(|r| r.goodput),
-        output_tokens_per_s: capacity.map(|c| c * mean_decode),
-        cost: cost(
-            p.config.num_gpus(),
-            p.usd_per_gpu_hour,
-            capacity,
-            mean_decode,
-        ),
+        output_tokens_per_s: tokens,
+        cost: cost(p.config.num_gpus(), p.usd_per_gpu_hour, capacity, tokens),
         sims_run: seeds.iter().map(|s| s.runs.len() as u32).sum(),
         seeds,
         wall_s,
@@ -426,11 +447,12 @@ fn search_point(
             .filter(|r| r.id == id)
         {
             // Prices are not part of the key: re-price with today's figures.
-            let md = r
-                .output_tokens_per_s
-                .zip(r.capacity_qps)
-                .map_or(0.0, |(t, c)| t / c);
-            r.cost = cost(r.num_gpus, p.usd_per_gpu_hour, r.capacity_qps, md);
+            r.cost = cost(
+                r.num_gpus,
+                p.usd_per_gpu_hour,
+                r.capacity_qps,
+                r.output_tokens_per_s,
+            );
             return Ok((r, true));
         }
     }
@@ -492,11 +514,10 @@ impl Reporter {
             b.set_message(best);
             b.inc(1);
         } else if self.plain {
-            let cap = r
-                .capacity_qps
-                .map_or("no load meets the SLOs".to_string(), |c| {
-                    format!("capacity {c:.3} QPS")
-                });
+            let cap = match (r.capacity_qps, r.status_reason()) {
+                (Some(c), None) => format!("capacity {c:.3} QPS"),
+                (_, reason) => reason.unwrap_or_default(),
+            };
             eprintln!(
                 "[{}/{}] {}: {cap} ({} sims{}) | {best}",
                 st.0,

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 
 use vidur_search::report::{write_all, ReportOptions};
 use vidur_search::search::{
-    Cost, DroppedPoint, PointConfig, PointResult, RunMeta, SearchOutcome, SeedCapacity, SimRecord,
-    Slo, SloMetric, SloValue,
+    CapacityStatus, Cost, DroppedPoint, PointConfig, PointResult, RunMeta, SearchOutcome,
+    SeedCapacity, SimRecord, Slo, SloMetric, SloValue,
 };
 
 fn slos() -> Vec<Slo> {
@@ -105,6 +105,8 @@ fn point(
                 let at = run(seed, cap * f, [ttft, tbt]);
                 SeedCapacity {
                     seed,
+                    status: CapacityStatus::Found,
+                    limit_qps: Some(cap * 4.0),
                     capacity_qps: Some(cap * f),
                     at_capacity: Some(at.clone()),
                     runs: vec![run(seed, cap * f * 2.0, [ttft * 4.0, tbt * 3.0]), at],
@@ -112,6 +114,8 @@ fn point(
             } else {
                 SeedCapacity {
                     seed,
+                    status: CapacityStatus::None,
+                    limit_qps: Some(8.0),
                     capacity_qps: None,
                     at_capacity: None,
                     runs: vec![run(seed, 0.5, [0.6, 0.31]), run(seed, 0.25, [0.5, 0.27])],
@@ -126,6 +130,12 @@ fn point(
     PointResult {
         id: format!("p{k:04}"),
         num_gpus,
+        capacity_status: if feasible {
+            CapacityStatus::Found
+        } else {
+            CapacityStatus::None
+        },
+        limit_qps: Some(capacity.map_or(8.0, |c| c * 4.0)),
         capacity_qps: capacity,
         capacity_min: capacity.map(|c| c * 0.95),
         capacity_max: capacity.map(|c| c * 1.05),
@@ -281,9 +291,11 @@ fn check_common(dir: &Path, o: &SearchOutcome, written: &[PathBuf]) {
         "max_tokens_in_batch",
         "router",
         "num_gpus",
+        "capacity_status",
         "capacity_qps",
         "capacity_min",
         "capacity_max",
+        "limit_qps",
         "ttft_p90_s",
         "tbt_p99_s",
         "goodput_at_capacity",

@@ -97,9 +97,22 @@ fn results_do_not_depend_on_jobs() {
     let (a, b) = (results(&o1), results(&o2));
     assert_eq!(a["points"].as_array().unwrap().len(), 12);
     assert_eq!(a, b, "--jobs 1 and --jobs 2 differ");
-    // Every point meets the SLOs at some load, and records its runs.
+    // Every point meets the SLOs at some load and records its runs. 300 requests cannot load
+    // the faster points (vLLM admits them all at once on 2×H100), which are unbounded.
+    let found = a["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["capacity_status"] == "found")
+        .count();
+    assert!(found >= 6, "{found} points with a capacity");
     for p in a["points"].as_array().unwrap() {
-        assert!(p["capacity_qps"].as_f64().unwrap() > 0.0, "{p}");
+        assert_figures_from_one_record(p);
+        if p["capacity_status"] == "found" {
+            assert!(p["capacity_qps"].as_f64().unwrap() > 0.0, "{p}");
+        } else {
+            assert_eq!(p["capacity_status"], "unbounded", "{p}");
+        }
         assert!(p["sims_run"].as_u64().unwrap() >= 2);
     }
     // Every output exists and parses.
@@ -154,6 +167,131 @@ fn results_do_not_depend_on_jobs() {
     ]);
     assert!(out.contains("12 points (12 from cache)"), "{out}");
     assert_eq!(results(&o1), b);
+}
+
+/// The figures of a point at capacity (capacity, each SLO value, goodput, output tokens/s and
+/// the cost derived from them) are those of one simulation record: the median seed's run at
+/// capacity.
+fn assert_figures_from_one_record(p: &serde_json::Value) {
+    let status = p["capacity_status"].as_str().unwrap();
+    let cap = &p["capacity_qps"];
+    if status != "found" {
+        for k in [
+            "capacity_qps",
+            "goodput_at_capacity",
+            "output_tokens_per_s",
+            "capacity_min",
+            "capacity_max",
+        ] {
+            assert!(p[k].is_null(), "{k} set on a {status} point: {p}");
+        }
+        assert!(p["cost"]["qps_per_dollar"].is_null());
+        assert!(p["cost"]["usd_per_million_output_tokens"].is_null());
+        assert_eq!(p["at_capacity"], serde_json::json!([]));
+        return;
+    }
+    let at = p["seeds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["at_capacity"].as_object())
+        .find(|r| r["qps"] == *cap)
+        .unwrap_or_else(|| panic!("no seed record at the capacity: {p}"));
+    assert_eq!(at["pass"], true);
+    assert_eq!(p["at_capacity"], at["slos"]);
+    assert_eq!(p["goodput_at_capacity"], at["goodput"]);
+    assert_eq!(p["output_tokens_per_s"], at["output_tokens_per_s"]);
+    let usd_h = p["cost"]["usd_per_hour"].as_f64().unwrap();
+    let (q, t) = (
+        at["qps"].as_f64().unwrap(),
+        at["output_tokens_per_s"].as_f64().unwrap(),
+    );
+    let close = |a: f64, b: f64| (a - b).abs() <= 1e-12 * b.abs().max(1.0);
+    assert!(close(
+        p["cost"]["qps_per_dollar"].as_f64().unwrap(),
+        q / usd_h
+    ));
+    assert!(close(
+        p["cost"]["usd_per_million_output_tokens"].as_f64().unwrap(),
+        usd_h / (t * 3600.0) * 1e6
+    ));
+}
+
+#[test]
+fn every_figure_at_capacity_comes_from_one_record() {
+    let d = tmp("one-record");
+    let space = write_space(&d, &TINY.replace("tp: [1, 2]", "tp: [1]"));
+    let o = d.join("out");
+    run(&[space.as_os_str(), "-o".as_ref(), o.as_os_str()]);
+    let r = results(&o);
+    let points = r["points"].as_array().unwrap();
+    assert!(points.iter().any(|p| p["capacity_status"] == "found"));
+    for p in points {
+        assert_figures_from_one_record(p);
+    }
+    // results.csv says the same as results.json.
+    let mut rdr = csv::Reader::from_path(o.join("results.csv")).unwrap();
+    let h = rdr.headers().unwrap().clone();
+    let col = |n: &str| h.iter().position(|x| x == n).unwrap();
+    for (row, p) in rdr.records().map(Result::unwrap).zip(points) {
+        assert_eq!(&row[col("capacity_status")], p["capacity_status"]);
+        let tok = &row[col("output_tokens_per_s")];
+        assert_eq!(tok.parse::<f64>().ok(), p["output_tokens_per_s"].as_f64());
+    }
+}
+
+/// 50 requests with a loose TTFT bound: every load passes (all requests fit one batch), so
+/// the search must stop at the physical limit and say `unbounded`, not rank the last QPS it
+/// tried (12 million QPS before this check existed).
+#[test]
+fn a_workload_too_short_to_load_a_point_is_unbounded_not_ranked() {
+    let d = tmp("unbounded");
+    let space = write_space(
+        &d,
+        "\
+name: short
+models: [meta-llama/Llama-2-7b-hf]
+workloads:
+  - {name: chat, lengths: {builtin: {name: chat}}, num_requests: 50}
+clusters:
+  - {gpu: h100, max_gpus: 2}
+schedulers:
+  - {type: sarathi}
+slos:
+  - {metric: ttft, quantile: 0.9, max_seconds: 1.0}
+",
+    );
+    let o = d.join("out");
+    let stdout = run(&[space.as_os_str(), "-o".as_ref(), o.as_os_str()]);
+    assert!(
+        stdout.contains("best: no point meets every SLO"),
+        "{stdout}"
+    );
+    let r = results(&o);
+    let p = &r["points"][0];
+    assert_eq!(p["capacity_status"], "unbounded", "{p}");
+    assert_figures_from_one_record(p);
+    let limit = p["limit_qps"].as_f64().unwrap();
+    // The search stopped at its limit, a modest multiple of what 2 replicas can serve.
+    let runs: Vec<f64> = p["seeds"][0]["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["qps"].as_f64().unwrap())
+        .collect();
+    assert!(runs.iter().all(|&q| q <= limit), "{runs:?} above {limit}");
+    assert_eq!(*runs.last().unwrap(), limit);
+    assert!(limit < 1000.0, "limit {limit}");
+    let best = std::fs::read_to_string(o.join("best_configs.md")).unwrap();
+    assert!(
+        !best.contains("| 1 |"),
+        "an unbounded point is ranked:\n{best}"
+    );
+    assert!(best.contains("## Not ranked") && best.contains("unbounded"));
+    let html = std::fs::read_to_string(o.join("report.html")).unwrap();
+    assert!(html.contains("id=\"unranked\"") && html.contains("physical limit"));
+    let csv = std::fs::read_to_string(o.join("results.csv")).unwrap();
+    assert!(csv.contains(",unbounded,"), "{csv}");
 }
 
 #[test]
