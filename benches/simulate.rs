@@ -12,6 +12,15 @@ use std::sync::OnceLock;
 use divan::Bencher;
 use vidur_search::cli::{prepare, PreparedSim, SimulateArgs};
 use vidur_search::sim::simulate;
+use vidur_search::workload::RequestSpec;
+
+/// A prepared run and its requests, drawn once (the workload source is consumed by drawing).
+type Prepared = (PreparedSim, Vec<RequestSpec>);
+
+fn with_requests(mut p: PreparedSim) -> Prepared {
+    let requests = p.workload.by_ref().collect();
+    (p, requests)
+}
 
 fn shared() -> PathBuf {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared");
@@ -34,13 +43,13 @@ fn vidur_args() -> SimulateArgs {
     }
 }
 
-fn conformance() -> &'static PreparedSim {
-    static P: OnceLock<PreparedSim> = OnceLock::new();
-    P.get_or_init(|| prepare(&vidur_args()).expect("prepare conformance case"))
+fn conformance() -> &'static Prepared {
+    static P: OnceLock<Prepared> = OnceLock::new();
+    P.get_or_init(|| with_requests(prepare(&vidur_args()).expect("prepare conformance case")))
 }
 
-fn synthetic() -> &'static PreparedSim {
-    static P: OnceLock<PreparedSim> = OnceLock::new();
+fn synthetic() -> &'static Prepared {
+    static P: OnceLock<Prepared> = OnceLock::new();
     P.get_or_init(|| {
         let s = shared();
         let yaml = format!(
@@ -53,7 +62,7 @@ fn synthetic() -> &'static PreparedSim {
         let path = std::env::temp_dir().join("vidur-search-bench-16k.yaml");
         std::fs::write(&path, yaml).unwrap();
         let args = SimulateArgs { config: Some(path), ..vidur_args_none() };
-        prepare(&args).expect("prepare synthetic case")
+        with_requests(prepare(&args).expect("prepare synthetic case"))
     })
 }
 
@@ -72,9 +81,9 @@ fn vidur_args_none() -> SimulateArgs {
 
 #[divan::bench(sample_count = 30)]
 fn conformance_300(b: Bencher) {
-    let p = conformance();
+    let (p, requests) = conformance();
     b.bench(|| {
-        simulate(&p.sim, &p.requests, p.predictor.as_ref())
+        simulate(&p.sim, requests, p.predictor.as_ref())
             .unwrap()
             .num_events
     });
@@ -83,14 +92,14 @@ fn conformance_300(b: Bencher) {
 #[divan::bench(sample_count = 10)]
 fn load_tables(b: Bencher) {
     let args = vidur_args();
-    b.bench(|| prepare(&args).unwrap().requests.len());
+    b.bench(|| prepare(&args).unwrap().workload.count());
 }
 
 #[divan::bench(sample_count = 5)]
 fn synthetic_16k(b: Bencher) {
-    let p = synthetic();
+    let (p, requests) = synthetic();
     b.bench(|| {
-        simulate(&p.sim, &p.requests, p.predictor.as_ref())
+        simulate(&p.sim, requests, p.predictor.as_ref())
             .unwrap()
             .num_events
     });

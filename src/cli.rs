@@ -149,6 +149,9 @@ pub fn run_search(args: &RunArgs) -> Result<i32> {
         .output
         .clone()
         .unwrap_or_else(|| PathBuf::from("reports").join(&loaded.space.name));
+    // One live run per output folder (they would share the cache and overwrite each other's
+    // reports); released when this function returns, also on error.
+    let _lock = crate::outdir::OutputLock::acquire(&output)?;
     let opts = runner::RunOptions {
         jobs,
         output: output.clone(),
@@ -198,6 +201,8 @@ fn write_search_outputs(
     let mut files =
         crate::report::write_all(dir, outcome, &crate::report::ReportOptions { top_n: top })?;
     files.push(write_runs_csv(dir, outcome)?);
+    // Every file is in place: drop the earlier run's files this one no longer writes.
+    crate::report::remove_stale(dir, &files)?;
     Ok(files)
 }
 
@@ -276,6 +281,26 @@ pub enum PredictorArg {
     Analytic,
 }
 
+/// Which measurements the analytic fits come from (`--source`, `--calibration-source`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SourceArg {
+    /// vLLM kernel tables (2025).
+    Kernels,
+    /// Vidur's PyTorch profiles (2024).
+    Vidur,
+}
+
+impl SourceArg {
+    /// The calibration's name for this source.
+    pub fn as_str(self) -> &'static str {
+        use crate::predictor::analytic::calibration::source;
+        match self {
+            SourceArg::Kernels => source::KERNELS,
+            SourceArg::Vidur => source::VIDUR,
+        }
+    }
+}
+
 /// `predictor-accuracy` arguments.
 #[derive(Debug, Args)]
 pub struct AccuracyArgs {
@@ -292,9 +317,9 @@ pub struct AccuracyArgs {
     /// Calibration file (default: the embedded one).
     #[arg(long)]
     pub calibration: Option<PathBuf>,
-    /// Fits to use: `kernels` or `vidur` (default: the source matching the data compared with).
-    #[arg(long)]
-    pub source: Option<String>,
+    /// Fits to use (default: the source matching the data compared with).
+    #[arg(long, value_enum)]
+    pub source: Option<SourceArg>,
     /// Extra hardware catalog entries (YAML) for devices in a profile folder.
     #[arg(long)]
     pub hardware: Option<PathBuf>,
@@ -362,16 +387,20 @@ pub struct SimulateArgs {
     #[arg(long)]
     pub vidur_config: Option<PathBuf>,
     /// Trace CSV replacing the one named in the Vidur config.
-    #[arg(long, requires = "vidur_config")]
+    #[arg(long, requires = "vidur_config", conflicts_with = "config")]
     pub trace: Option<PathBuf>,
     /// Folder of Vidur prediction tables (`<op>.csv[.gz]`) for --vidur-config; without it the
     /// run is priced by the analytic predictor.
-    #[arg(long, requires = "vidur_config")]
+    #[arg(long, requires = "vidur_config", conflicts_with = "config")]
     pub vidur_tables: Option<PathBuf>,
-    /// With --vidur-config and no --vidur-tables: the analytic fits' source (`kernels` or
-    /// `vidur`).
-    #[arg(long, requires = "vidur_config", conflicts_with = "vidur_tables")]
-    pub calibration_source: Option<String>,
+    /// With --vidur-config and no --vidur-tables: the analytic fits' source.
+    #[arg(
+        long,
+        value_enum,
+        requires = "vidur_config",
+        conflicts_with_all = ["vidur_tables", "config"]
+    )]
+    pub calibration_source: Option<SourceArg>,
     /// Output folder (created if missing).
     #[arg(long, short)]
     pub output: Option<PathBuf>,
@@ -387,8 +416,8 @@ pub struct SimulateArgs {
 pub struct PreparedSim {
     /// Engine config.
     pub sim: SimConfig,
-    /// Requests, sorted by arrival.
-    pub requests: Vec<workload::RequestSpec>,
+    /// The workload's requests in arrival order, drawn lazily (collect it for a list).
+    pub workload: workload::WorkloadSource,
     /// Predictor.
     pub predictor: Box<dyn ExecutionTimePredictor>,
     /// Where the config came from.
@@ -397,12 +426,24 @@ pub struct PreparedSim {
 
 /// Load configs, generate the workload and build the predictor.
 pub fn prepare(args: &SimulateArgs) -> Result<PreparedSim> {
+    // clap rejects these combinations; library callers build the struct by hand.
+    if args.config.is_some() {
+        for (flag, given) in [
+            ("--trace", args.trace.is_some()),
+            ("--vidur-tables", args.vidur_tables.is_some()),
+            ("--calibration-source", args.calibration_source.is_some()),
+        ] {
+            if given {
+                bail!("{flag} applies to --vidur-config only; with --config, name the trace and the predictor in the YAML file");
+            }
+        }
+    }
     if let Some(path) = &args.vidur_config {
         let run = vidur_json::load(path, args.trace.as_deref())?;
         if args.compat == Some(CompatArg::Default) {
             bail!("--vidur-config implies --compat vidur; drop --compat default");
         }
-        let requests = workload::generate(&run.workload, Compat::Vidur, &run.base_dir)
+        let requests = workload::source(&run.workload, Compat::Vidur, &run.base_dir)
             .with_context(|| format!("workload of {}", path.display()))?;
         let predictor: Box<dyn ExecutionTimePredictor> = match &args.vidur_tables {
             Some(tables) => Box::new(VidurTablesPredictor::load(
@@ -427,7 +468,7 @@ pub fn prepare(args: &SimulateArgs) -> Result<PreparedSim> {
                     run.sim.num_pipeline_stages,
                     &cal,
                     AnalyticOptions {
-                        source: args.calibration_source.clone(),
+                        source: args.calibration_source.map(|s| s.as_str().to_string()),
                         network: Some(run.sim.node.name.clone()),
                         ..Default::default()
                     },
@@ -436,7 +477,7 @@ pub fn prepare(args: &SimulateArgs) -> Result<PreparedSim> {
         };
         return Ok(PreparedSim {
             sim: run.sim,
-            requests,
+            workload: requests,
             predictor,
             source: path.display().to_string(),
         });
@@ -452,7 +493,7 @@ pub fn prepare(args: &SimulateArgs) -> Result<PreparedSim> {
             CompatArg::Vidur => Compat::Vidur,
         };
     }
-    let requests = workload::generate(&run.workload, run.sim.compat, &run.base_dir)
+    let requests = workload::source(&run.workload, run.sim.compat, &run.base_dir)
         .with_context(|| format!("{}: field 'workload'", path.display()))?;
     let cal = config::predictor::calibration(&run.predictor, &run.base_dir)
         .with_context(|| path.display().to_string())?;
@@ -466,7 +507,7 @@ pub fn prepare(args: &SimulateArgs) -> Result<PreparedSim> {
     .with_context(|| path.display().to_string())?;
     Ok(PreparedSim {
         sim: run.sim,
-        requests,
+        workload: requests,
         predictor,
         source: path.display().to_string(),
     })
@@ -474,9 +515,14 @@ pub fn prepare(args: &SimulateArgs) -> Result<PreparedSim> {
 
 /// Run `simulate`; returns the process exit code.
 pub fn simulate(args: &SimulateArgs) -> Result<i32> {
-    let prep = prepare(args)?;
+    let mut prep = prepare(args)?;
     let start = Instant::now();
-    let out = sim::simulate(&prep.sim, &prep.requests, prep.predictor.as_ref())?;
+    let out = sim::simulate_source(
+        &prep.sim,
+        &mut prep.workload,
+        prep.predictor.as_ref(),
+        &mut sim::NoObserver,
+    )?;
     let wall = start.elapsed().as_secs_f64();
     let summary = out.metrics.summary();
     let run_info = serde_json::json!({
@@ -494,7 +540,7 @@ pub fn simulate(args: &SimulateArgs) -> Result<i32> {
     if let Some(dir) = &args.output {
         out.metrics
             .write_outputs_with(dir, &run_info)
-            .with_context(|| format!("writing outputs to {}", dir.display()))?;
+            .context("--output")?;
     }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
@@ -557,6 +603,15 @@ fn print_summary(prep: &PreparedSim, out: &sim::SimOutput, wall: f64, dir: Optio
 
 /// Run `calibrate-kernels`.
 pub fn calibrate(args: &CalibrateArgs) -> Result<i32> {
+    for (flag, dir) in [
+        ("--data", &args.data),
+        ("--kernels", &args.kernels),
+        ("--profiles", &args.profiles),
+    ] {
+        if let Some(d) = dir {
+            check_dir(flag, d)?;
+        }
+    }
     let pick = |explicit: &Option<PathBuf>, sub: &str| -> Option<PathBuf> {
         explicit.clone().or_else(|| {
             args.data
@@ -568,7 +623,13 @@ pub fn calibrate(args: &CalibrateArgs) -> Result<i32> {
     let kernels = pick(&args.kernels, "kernels");
     let profiles = pick(&args.profiles, "vidur-profiling");
     if kernels.is_none() && profiles.is_none() {
-        bail!("nothing to fit: give --data DIR (with kernels/ or vidur-profiling/ inside), --kernels DIR or --profiles DIR");
+        match &args.data {
+            Some(d) => bail!(
+                "--data {}: the folder has neither kernels/ nor vidur-profiling/ inside; nothing to fit",
+                d.display()
+            ),
+            None => bail!("nothing to fit: give --data DIR (with kernels/ or vidur-profiling/ inside), --kernels DIR or --profiles DIR"),
+        }
     }
     let start = Instant::now();
     let generated_by = format!(
@@ -632,6 +693,11 @@ pub fn calibrate(args: &CalibrateArgs) -> Result<i32> {
 pub fn predictor_accuracy(args: &AccuracyArgs) -> Result<i32> {
     use crate::predictor::accuracy;
     let PredictorArg::Analytic = args.predictor;
+    for (flag, dir) in [("--kernels", &args.kernels), ("--profiles", &args.profiles)] {
+        if let Some(d) = dir {
+            check_dir(flag, d)?;
+        }
+    }
     let cal = match &args.calibration {
         Some(p) => Calibration::load(p)?,
         None => Calibration::embedded(),
@@ -643,12 +709,12 @@ pub fn predictor_accuracy(args: &AccuracyArgs) -> Result<i32> {
     let mut samples = Vec::new();
     if let Some(dir) = &args.kernels {
         let sets = crate::predictor::measured::KernelSet::load_all(dir)?;
-        let src = args.source.as_deref().unwrap_or("kernels");
+        let src = args.source.map_or("kernels", SourceArg::as_str);
         samples.extend(accuracy::kernel_samples(&sets, &cal, src)?);
     }
     if let Some(dir) = &args.profiles {
         let set = crate::predictor::measured::ProfileSet::load(dir)?;
-        let src = args.source.as_deref().unwrap_or("vidur");
+        let src = args.source.map_or("vidur", SourceArg::as_str);
         samples.extend(accuracy::profile_samples(&set, &cal, &hw, src)?);
     }
     let rows = accuracy::summarize(&samples);
@@ -700,19 +766,51 @@ pub fn predictor_accuracy(args: &AccuracyArgs) -> Result<i32> {
     Ok(0)
 }
 
+/// A folder a flag names must exist (and be a folder), said in those words rather than as
+/// an OS error about some file inside it.
+fn check_dir(flag: &str, dir: &Path) -> Result<()> {
+    if !dir.exists() {
+        bail!("{flag} {}: the folder does not exist", dir.display());
+    }
+    if !dir.is_dir() {
+        bail!("{flag} {}: not a folder", dir.display());
+    }
+    Ok(())
+}
+
+/// `--date` of `fit-workloads`: a real calendar date written YYYY-MM-DD.
+fn check_date(d: &str) -> Result<()> {
+    let b = d.as_bytes();
+    let shape = b.len() == 10
+        && b.iter().enumerate().all(|(i, c)| match i {
+            4 | 7 => *c == b'-',
+            _ => c.is_ascii_digit(),
+        });
+    let num = |r: std::ops::Range<usize>| d[r].parse::<u32>().unwrap_or(0);
+    let valid = shape && {
+        let (y, m, day) = (num(0..4), num(5..7), num(8..10));
+        let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+        let days = match m {
+            1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+            4 | 6 | 9 | 11 => 30,
+            2 if leap => 29,
+            2 => 28,
+            _ => 0,
+        };
+        (1..=days).contains(&day)
+    };
+    if !valid {
+        bail!("--date must be a calendar date written YYYY-MM-DD (e.g. 2025-01-31), got {d:?}");
+    }
+    Ok(())
+}
+
 /// Run `fit-workloads`.
 pub fn fit_workloads(args: &FitWorkloadsArgs) -> Result<i32> {
     if let Some(d) = &args.date {
-        let b = d.as_bytes();
-        let ok = b.len() == 10
-            && b.iter().enumerate().all(|(i, c)| match i {
-                4 | 7 => *c == b'-',
-                _ => c.is_ascii_digit(),
-            });
-        if !ok {
-            bail!("--date must look like 2025-01-31, got {d:?}");
-        }
+        check_date(d)?;
     }
+    check_dir("--traces", &args.traces)?;
     let start = Instant::now();
     let generated_by = format!(
         "vidur-search {} fit-workloads --traces {} --out {}",
@@ -782,6 +880,21 @@ fn today_utc() -> String {
     crate::search::runner::now_rfc3339()[..10].to_string()
 }
 
+/// An error and its causes on one line (`a: b: c`), like anyhow's `{:#}`, but a cause whose
+/// text the message already holds is left out: many of our errors quote their cause (an OS
+/// error, a predictor error) and also return it as `source()`, which would print it twice.
+pub fn error_message(e: &anyhow::Error) -> String {
+    let mut msg = e.to_string();
+    for cause in e.chain().skip(1) {
+        let c = cause.to_string();
+        if !msg.contains(&c) {
+            msg.push_str(": ");
+            msg.push_str(&c);
+        }
+    }
+    msg
+}
+
 /// Parse arguments and run; the binary's whole body.
 pub fn main_with_args(cli: Cli) -> Result<i32> {
     match &cli.command {
@@ -790,5 +903,43 @@ pub fn main_with_args(cli: Cli) -> Result<i32> {
         Command::CalibrateKernels(a) => calibrate(a),
         Command::PredictorAccuracy(a) => predictor_accuracy(a),
         Command::FitWorkloads(a) => fit_workloads(a),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_messages_name_each_cause_once() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "No such file");
+        let e = anyhow::Error::new(crate::search::SearchError::Io {
+            path: "x.yaml".into(),
+            source: io,
+        });
+        assert_eq!(error_message(&e), "x.yaml: No such file");
+        let e = anyhow::anyhow!("inner").context("outer");
+        assert_eq!(error_message(&e), "outer: inner");
+    }
+
+    #[test]
+    fn dates_are_real_calendar_dates() {
+        for ok in ["2025-01-31", "2024-02-29", "2000-02-29", "1999-12-01"] {
+            assert!(check_date(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "2025-13-45",
+            "2025-02-29",
+            "1900-02-29",
+            "2025-04-31",
+            "2025-00-10",
+            "2025-01-00",
+            "2025-1-31",
+            "20250131",
+            "2025-01-3x",
+        ] {
+            let e = check_date(bad).unwrap_err().to_string();
+            assert!(e.contains("--date") && e.contains(bad), "{bad}: {e}");
+        }
     }
 }

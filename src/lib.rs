@@ -14,6 +14,7 @@ pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod metrics;
+pub mod outdir;
 pub mod predictor;
 pub mod report;
 pub mod search;

@@ -14,7 +14,7 @@ fn main() -> std::process::ExitCode {
     match vidur_search::cli::main_with_args(cli) {
         Ok(code) => std::process::ExitCode::from(code as u8),
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", vidur_search::cli::error_message(&e));
             std::process::ExitCode::from(2)
         }
     }

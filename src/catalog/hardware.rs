@@ -247,9 +247,9 @@ impl HardwareCatalog {
 
     /// Merge the YAML file at `path` into this catalog.
     pub fn merge_file(&mut self, path: &Path) -> Result<(), CatalogError> {
-        let text = std::fs::read_to_string(path).map_err(|source| CatalogError::ConfigIo {
+        let text = std::fs::read_to_string(path).map_err(|error| CatalogError::HardwareIo {
             path: path.display().to_string(),
-            source,
+            error,
         })?;
         self.merge(&text, &path.display().to_string())
     }
@@ -259,7 +259,7 @@ impl HardwareCatalog {
     pub fn merge(&mut self, text: &str, source_name: &str) -> Result<(), CatalogError> {
         let patch: RawFile = serde_saphyr::from_str(text).map_err(|e| CatalogError::Hardware {
             source_name: source_name.to_string(),
-            message: e.to_string().replace("<input>", source_name),
+            message: crate::config::yaml_message(&e, source_name),
         })?;
         let mut raw = self.raw.clone();
         for (key, g) in patch.gpus {

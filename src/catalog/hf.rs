@@ -96,9 +96,9 @@ pub fn embedded_names() -> Vec<&'static str> {
 
 /// Read a `config.json` file.
 pub fn from_hf_config(path: &Path) -> Result<HfModel, CatalogError> {
-    let text = std::fs::read_to_string(path).map_err(|source| CatalogError::ConfigIo {
+    let text = std::fs::read_to_string(path).map_err(|error| CatalogError::ConfigIo {
         path: path.display().to_string(),
-        source,
+        error,
     })?;
     from_hf_json(&text, &path.display().to_string())
 }
@@ -110,7 +110,12 @@ pub fn from_hf_json(text: &str, source_name: &str) -> Result<HfModel, CatalogErr
         source_name: source_name.to_string(),
         line: e.line(),
         column: e.column(),
-        message: e.to_string(),
+        // serde_json ends its message with the position, which the error already names.
+        message: {
+            let m = e.to_string();
+            let suffix = format!(" at line {} column {}", e.line(), e.column());
+            m.strip_suffix(&suffix).map(str::to_string).unwrap_or(m)
+        },
     })?;
     let Value::Object(obj) = value else {
         return Err(CatalogError::ConfigInvalid {
@@ -178,10 +183,10 @@ fn normalize(name: &str) -> String {
 
 fn kind(v: &Value) -> String {
     let s = v.to_string();
-    let s = if s.len() > 40 {
-        format!("{}...", &s[..40])
-    } else {
-        s
+    // Cut at a character boundary: a byte index can split a multi-byte character.
+    let s = match s.char_indices().nth(40) {
+        Some((i, _)) => format!("{}...", &s[..i]),
+        None => s,
     };
     match v {
         Value::Null => "null".into(),
@@ -386,7 +391,7 @@ impl Reader<'_> {
         };
         let mlp_bias = is_phi2 || self.opt_bool(&["mlp_bias"])?.unwrap_or(false);
 
-        Ok(HfModel {
+        let model = HfModel {
             spec: ModelSpec {
                 name,
                 num_layers: layers,
@@ -409,7 +414,12 @@ impl Reader<'_> {
             qk_norm: family == "qwen3",
             lm_head_bias: is_phi2,
             family,
-        })
+        };
+        // Sizes whose parameter or KV-byte counts could overflow are an error here, once.
+        match model.spec.size_error() {
+            Some(msg) => Err(self.invalid(msg)),
+            None => Ok(model),
+        }
     }
 }
 

@@ -120,13 +120,22 @@ pub enum CatalogError {
         /// Comma-separated list of known names.
         known: String,
     },
-    /// A model config file could not be read.
-    #[error("cannot read model config '{path}': {source}")]
+    /// A model config file could not be read. (The OS error is in the message, not a
+    /// `source()`, so printing the chain does not repeat it.)
+    #[error("{path}: cannot read model config: {error}")]
     ConfigIo {
         /// The file asked for.
         path: String,
         /// The underlying I/O error.
-        source: std::io::Error,
+        error: std::io::Error,
+    },
+    /// A hardware catalog file could not be read.
+    #[error("{path}: cannot read hardware file: {error}")]
+    HardwareIo {
+        /// The file asked for.
+        path: String,
+        /// The underlying I/O error.
+        error: std::io::Error,
     },
     /// A model config is not valid JSON.
     #[error("{source_name}: invalid JSON at line {line}, column {column}: {message}")]

@@ -45,6 +45,37 @@ fn two() -> u32 {
 }
 
 impl ModelSpec {
+    /// Why the shape is too large to count, or None. Parameter, weight-byte and KV-byte counts
+    /// are u64 arithmetic on these sizes, so loaders reject shapes where it could overflow: more
+    /// than 2^53 weight bytes (9 PB) or 2^32 KV-cache bytes per token, beyond any cluster. The
+    /// bound is taken in f64 over generous upper bounds of every term (biases and norms
+    /// included), so it holds for the Hugging Face counts too.
+    pub fn size_error(&self) -> Option<String> {
+        let f = f64::from;
+        let e = f(self.embedding_dim);
+        let qkv = (f(self.num_q_heads) + f(self.num_kv_heads)) * f(self.head_dim);
+        let ff = f(self.mlp_hidden_dim);
+        let per_layer = 4.0 * e * qkv + 3.0 * e * ff + 16.0 * (e + ff + qkv);
+        let params =
+            f(self.num_layers) * per_layer + f(self.vocab_size) * (2.0 * e + 1.0) + 2.0 * e;
+        let bytes = f(self.dtype_bytes.max(2));
+        let kv_per_token =
+            2.0 * f(self.num_layers) * f(self.num_kv_heads) * f(self.head_dim) * bytes;
+        (params * bytes > 2f64.powi(53) || kv_per_token > 2f64.powi(32)).then(|| {
+            format!(
+                "the model is implausibly large (about {params:.2e} parameters, {kv_per_token:.2e} \
+                 KV-cache bytes per token from {} layers, hidden size {}, intermediate size {}, \
+                 vocabulary {}, {} heads of {}); check these sizes",
+                self.num_layers,
+                self.embedding_dim,
+                self.mlp_hidden_dim,
+                self.vocab_size,
+                self.num_q_heads,
+                self.head_dim
+            )
+        })
+    }
+
     /// Grouped-query attention (fewer KV heads than query heads).
     pub fn is_gqa(&self) -> bool {
         self.num_q_heads > self.num_kv_heads

@@ -12,13 +12,14 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// The file could not be read.
-    #[error("{path}: cannot read: {source}")]
+    // The OS error is part of the message and not a `source()`: printing the chain
+    // (`{:#}`) would otherwise repeat it.
+    #[error("{path}: cannot read: {error}")]
     Io {
         /// File path.
         path: PathBuf,
         /// Cause.
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The file is not valid for its format or schema; `msg` names the line/field.
     #[error("{path}: {msg}")]
@@ -30,11 +31,72 @@ pub enum ConfigError {
     },
 }
 
+/// A serde-saphyr error in our words: no `error: ` prefix (the binary adds its own), no hints
+/// about the library's options, and `source_name` instead of `<input>` in the snippet.
+pub fn yaml_message(e: &serde_saphyr::Error, source_name: &str) -> String {
+    tidy_yaml_message(&e.to_string(), source_name)
+}
+
+fn tidy_yaml_message(m: &str, source_name: &str) -> String {
+    const HINT: &str = ", set DuplicateKeyPolicy in Options if acceptable";
+    let m = m.strip_prefix("error: ").unwrap_or(m);
+    let lines: Vec<String> = m
+        .lines()
+        .map(|l| {
+            let l = l.replace(HINT, "");
+            match l.split_once("duplicate mapping key") {
+                Some((head, key)) => match key.strip_prefix(": ") {
+                    Some(k) => format!("{head}duplicate key `{k}`"),
+                    None => format!("{head}duplicate key{key}"),
+                },
+                None => l,
+            }
+        })
+        .collect();
+    lines.join("\n").replace("<input>", source_name)
+}
+
 impl ConfigError {
+    pub(crate) fn io(path: &std::path::Path, error: std::io::Error) -> Self {
+        ConfigError::Io {
+            path: path.to_path_buf(),
+            error,
+        }
+    }
+
     pub(crate) fn invalid(path: &std::path::Path, msg: impl Into<String>) -> Self {
         ConfigError::Invalid {
             path: path.to_path_buf(),
             msg: msg.into(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn yaml_messages_lose_library_hints_and_prefixes() {
+        let m = tidy_yaml_message(
+            "error: line 32 column 1: duplicate mapping key: seed, set DuplicateKeyPolicy in Options if acceptable\n  --> <input>:32:1",
+            "sim.yaml",
+        );
+        assert_eq!(
+            m,
+            "line 32 column 1: duplicate key `seed`\n  --> sim.yaml:32:1"
+        );
+        let m = tidy_yaml_message(
+            "line 2 column 1: duplicate mapping key, set DuplicateKeyPolicy in Options if acceptable",
+            "x",
+        );
+        assert_eq!(m, "line 2 column 1: duplicate key");
+        let e = serde_saphyr::from_str::<std::collections::BTreeMap<String, u32>>("a: 1\na: 2\n")
+            .unwrap_err();
+        let m = yaml_message(&e, "f.yaml");
+        assert!(
+            m.contains("duplicate key `a`") && !m.contains("Options") && !m.starts_with("error"),
+            "{m}"
+        );
     }
 }

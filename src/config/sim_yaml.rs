@@ -229,12 +229,13 @@ pub struct SimRun {
 
 /// Load and validate a simulation YAML.
 pub fn load(path: &Path) -> Result<SimRun, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
-        path: path.to_path_buf(),
-        source,
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::io(path, e))?;
+    let file: SimFile = serde_saphyr::from_str(&text).map_err(|e| {
+        ConfigError::invalid(path, super::yaml_message(&e, &path.display().to_string()))
     })?;
-    let file: SimFile =
-        serde_saphyr::from_str(&text).map_err(|e| ConfigError::invalid(path, e.to_string()))?;
+    file.predictor
+        .check()
+        .map_err(|m| ConfigError::invalid(path, m))?;
     let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let model = catalog::resolve_model(&file.model, &base_dir)
         .map_err(|e| ConfigError::invalid(path, format!("field 'model': {e}")))?;
@@ -279,6 +280,7 @@ pub fn load(path: &Path) -> Result<SimRun, ConfigError> {
     };
     sim.validate()
         .map_err(|e| ConfigError::invalid(path, e.to_string()))?;
+    check_tp_fits_node(&sim).map_err(|m| ConfigError::invalid(path, m))?;
     Ok(SimRun {
         sim,
         workload: file.workload,
@@ -286,6 +288,73 @@ pub fn load(path: &Path) -> Result<SimRun, ConfigError> {
         base_dir,
         gpu,
     })
+}
+
+/// A tensor-parallel group spans one node: its all-reduce runs over the node's links, and a
+/// TP wider than the node has no link model (the search drops such points as `tp_fits_node`).
+pub(crate) fn check_tp_fits_node(sim: &SimConfig) -> Result<(), String> {
+    let (tp, n) = (sim.tensor_parallel_size, sim.node.num_devices_per_node);
+    if tp > n {
+        return Err(format!(
+            "field 'tensor_parallel_size': {tp} spans more than one node: node shape '{}' has {n} GPUs (a tensor-parallel group must fit one node; use pipeline stages across nodes)",
+            sim.node.name
+        ));
+    }
+    Ok(())
+}
+
+impl PredictorConfig {
+    /// Value checks serde cannot express; the message names the field.
+    pub fn check(&self) -> Result<(), String> {
+        if let PredictorConfig::Analytic(a) = self {
+            use crate::predictor::analytic::calibration::source;
+            if let Some(s) = &a.source {
+                if s != source::KERNELS && s != source::VIDUR {
+                    return Err(format!(
+                        "field 'predictor.analytic.source': unknown source '{s}' (expected {} or {})",
+                        source::KERNELS,
+                        source::VIDUR
+                    ));
+                }
+            }
+            if !(a.iteration_overhead_ms.is_finite() && a.iteration_overhead_ms >= 0.0) {
+                return Err(format!(
+                    "field 'predictor.analytic.iteration_overhead_ms': must be a finite number >= 0, got {}",
+                    a.iteration_overhead_ms
+                ));
+            }
+        }
+        if let PredictorConfig::VidurTables(t) = self {
+            let f = "predictor.vidur_tables";
+            if t.kv_cache_prediction_granularity == 0 {
+                return Err(format!(
+                    "field '{f}.kv_cache_prediction_granularity': must be at least 1"
+                ));
+            }
+            for (k, v) in [
+                (
+                    "attention_decode_batching_overhead_fraction",
+                    t.attention_decode_batching_overhead_fraction,
+                ),
+                (
+                    "attention_prefill_batching_overhead_fraction",
+                    t.attention_prefill_batching_overhead_fraction,
+                ),
+                ("nccl_cpu_launch_overhead_ms", t.nccl_cpu_launch_overhead_ms),
+                (
+                    "nccl_cpu_skew_overhead_per_device_ms",
+                    t.nccl_cpu_skew_overhead_per_device_ms,
+                ),
+            ] {
+                if !(v.is_finite() && v >= 0.0) {
+                    return Err(format!(
+                        "field '{f}.{k}': must be a finite number >= 0, got {v}"
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Resolve `p` against `base` unless it is absolute.

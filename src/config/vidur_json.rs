@@ -29,14 +29,42 @@ pub struct VidurRun {
 
 struct Reader<'a> {
     path: &'a Path,
+    root: &'a Value,
+}
+
+/// The dotted path from `root` to the node `target` (found by identity), if it is there.
+fn path_to(root: &Value, target: &Value, prefix: &str) -> Option<String> {
+    if std::ptr::eq(root, target) {
+        return Some(prefix.to_string());
+    }
+    let Value::Object(m) = root else { return None };
+    m.iter().find_map(|(k, v)| {
+        let p = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
+        path_to(v, target, &p)
+    })
 }
 
 impl Reader<'_> {
+    /// `field` of node `v` as a full dotted path from the file's root, for messages.
+    fn full(&self, v: &Value, field: &str) -> String {
+        match path_to(self.root, v, "") {
+            Some(p) if !p.is_empty() => format!("{p}.{field}"),
+            _ => field.to_string(),
+        }
+    }
+
     fn get<'v>(&self, v: &'v Value, field: &str) -> Result<&'v Value, ConfigError> {
         let mut cur = v;
         for part in field.split('.') {
             cur = cur.get(part).ok_or_else(|| {
-                ConfigError::invalid(self.path, format!("missing field '{field}'"))
+                ConfigError::invalid(
+                    self.path,
+                    format!("missing field '{}'", self.full(v, field)),
+                )
             })?;
         }
         Ok(cur)
@@ -53,7 +81,10 @@ impl Reader<'_> {
             .ok_or_else(|| {
                 ConfigError::invalid(
                     self.path,
-                    format!("field '{field}': expected a non-negative integer, found {x}"),
+                    format!(
+                        "field '{}': expected a non-negative integer, found {x}",
+                        self.full(v, field)
+                    ),
                 )
             })
     }
@@ -62,7 +93,10 @@ impl Reader<'_> {
         x.as_f64().ok_or_else(|| {
             ConfigError::invalid(
                 self.path,
-                format!("field '{field}': expected a number, found {x}"),
+                format!(
+                    "field '{}': expected a number, found {x}",
+                    self.full(v, field)
+                ),
             )
         })
     }
@@ -77,7 +111,10 @@ impl Reader<'_> {
         x.as_bool().ok_or_else(|| {
             ConfigError::invalid(
                 self.path,
-                format!("field '{field}': expected true or false, found {x}"),
+                format!(
+                    "field '{}': expected true or false, found {x}",
+                    self.full(v, field)
+                ),
             )
         })
     }
@@ -86,7 +123,10 @@ impl Reader<'_> {
         x.as_str().ok_or_else(|| {
             ConfigError::invalid(
                 self.path,
-                format!("field '{field}': expected a string, found {x}"),
+                format!(
+                    "field '{}': expected a string, found {x}",
+                    self.full(v, field)
+                ),
             )
         })
     }
@@ -95,17 +135,24 @@ impl Reader<'_> {
 /// Load a Vidur `config.json`. `trace` overrides the trace file it names (Vidur records the
 /// path as given on its command line, which rarely exists elsewhere).
 pub fn load(path: &Path, trace: Option<&Path>) -> Result<VidurRun, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::io(path, e))?;
     let root: Value = serde_json::from_str(&text).map_err(|e| {
         ConfigError::invalid(
             path,
-            format!("line {} column {}: invalid JSON: {e}", e.line(), e.column()),
+            format!(
+                "line {} column {}: invalid JSON: {}",
+                e.line(),
+                e.column(),
+                {
+                    // serde_json ends its message with the position, given first here already.
+                    let m = e.to_string();
+                    let suffix = format!(" at line {} column {}", e.line(), e.column());
+                    m.strip_suffix(&suffix).map(str::to_string).unwrap_or(m)
+                }
+            ),
         )
     })?;
-    let rd = Reader { path };
+    let rd = Reader { path, root: &root };
     let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
 
     let rc = rd.get(&root, "cluster_config.replica_config")?;
@@ -133,6 +180,13 @@ pub fn load(path: &Path, trace: Option<&Path>) -> Result<VidurRun, ConfigError> 
         head_dim: model.embedding_dim / model.num_q_heads,
         ..model
     };
+    if let Some(msg) = model.size_error() {
+        return Err(ConfigError::invalid(
+            path,
+            format!("field 'cluster_config.replica_config.model_config': {msg}"),
+        ));
+    }
+    check_model_name(&rd, mc, &model)?;
     let dc = rd.get(rc, "device_config")?;
     let device = DeviceSpec {
         name: rd.str(dc, "name")?.to_string(),
@@ -144,6 +198,10 @@ pub fn load(path: &Path, trace: Option<&Path>) -> Result<VidurRun, ConfigError> 
         name: rd.str(nc, "name")?.to_string(),
         num_devices_per_node: rd.u32(nc, "num_devices_per_node")?,
     };
+    // The run uses the nested configs; a top-level name that disagrees with them means the dump
+    // was edited by hand, and silently simulating the other device would be a wrong answer.
+    same_name(&rd, rc, "device", "device_config.name", &device.name)?;
+    same_name(&rd, rc, "network_device", "node_config.name", &node.name)?;
 
     let sc = rd.get(&root, "cluster_config.replica_scheduler_config")?;
     let sname = rd.str(sc, "name")?;
@@ -239,12 +297,107 @@ pub fn load(path: &Path, trace: Option<&Path>) -> Result<VidurRun, ConfigError> 
     };
     sim.validate()
         .map_err(|e| ConfigError::invalid(path, e.to_string()))?;
+    if let Ok(w) = rd.get(rc, "world_size") {
+        let w = rd.u32(rc, "world_size").map_err(|_| {
+            ConfigError::invalid(
+                path,
+                format!("field 'cluster_config.replica_config.world_size': expected a non-negative integer, found {w}"),
+            )
+        })?;
+        let tp_pp = sim.tensor_parallel_size * sim.num_pipeline_stages;
+        if w != tp_pp {
+            return Err(ConfigError::invalid(
+                path,
+                format!(
+                    "field 'cluster_config.replica_config.world_size': {w} disagrees with tensor_parallel_size × num_pipeline_stages = {tp_pp}"
+                ),
+            ));
+        }
+    }
+    super::sim_yaml::check_tp_fits_node(&sim).map_err(|m| {
+        ConfigError::invalid(
+            path,
+            m.replace(
+                "field 'tensor_parallel_size'",
+                "field 'cluster_config.replica_config.tensor_parallel_size'",
+            ),
+        )
+    })?;
     Ok(VidurRun {
         sim,
         workload,
         predictor,
         base_dir,
     })
+}
+
+/// `replica_config.<top>` (when present) must name the same thing as `replica_config.<nested>`
+/// (case-insensitive).
+fn same_name(
+    rd: &Reader,
+    rc: &Value,
+    top: &str,
+    nested: &str,
+    used: &str,
+) -> Result<(), ConfigError> {
+    match rc.get(top) {
+        None | Some(Value::Null) => Ok(()),
+        Some(_) => {
+            let given = rd.str(rc, top).map_err(|_| {
+                ConfigError::invalid(
+                    rd.path,
+                    format!("field 'cluster_config.replica_config.{top}': expected a string"),
+                )
+            })?;
+            if given.eq_ignore_ascii_case(used) {
+                Ok(())
+            } else {
+                Err(ConfigError::invalid(
+                    rd.path,
+                    format!(
+                        "field 'cluster_config.replica_config.{top}': '{given}' disagrees with 'cluster_config.replica_config.{nested}' = '{used}' (the run would use '{used}'; make them agree)"
+                    ),
+                ))
+            }
+        }
+    }
+}
+
+/// `model_name` must agree with `model_config`: with its `name` when the dump has one, and,
+/// for one of Vidur's built-in names, with that model's shape (a 70B name over a 7B shape would
+/// otherwise run the 7B model under the 70B name).
+fn check_model_name(rd: &Reader, mc: &Value, model: &ModelSpec) -> Result<(), ConfigError> {
+    const F: &str = "cluster_config.replica_config";
+    if let Some(Value::String(n)) = mc.get("name") {
+        if !n.eq_ignore_ascii_case(&model.name) {
+            return Err(ConfigError::invalid(
+                rd.path,
+                format!(
+                    "field '{F}.model_name': '{}' disagrees with '{F}.model_config.name' = '{n}'",
+                    model.name
+                ),
+            ));
+        }
+    }
+    if let Ok(b) = ModelSpec::builtin(&model.name) {
+        let pairs = [
+            ("num_layers", b.num_layers, model.num_layers),
+            ("num_q_heads", b.num_q_heads, model.num_q_heads),
+            ("num_kv_heads", b.num_kv_heads, model.num_kv_heads),
+            ("embedding_dim", b.embedding_dim, model.embedding_dim),
+            ("mlp_hidden_dim", b.mlp_hidden_dim, model.mlp_hidden_dim),
+        ];
+        if let Some((k, want, got)) = pairs.iter().find(|(_, a, b)| a != b) {
+            return Err(ConfigError::invalid(
+                rd.path,
+                format!(
+                    "field '{F}.model_config.{k}': {got} disagrees with model_name '{}', whose {k} is {want} (the shape and the name must describe the same model)",
+                    model.name
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn read_workload(

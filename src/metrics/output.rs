@@ -31,6 +31,14 @@ pub enum MetricsError {
         #[source]
         source: io::Error,
     },
+    /// The output folder holds something that is not a previous simulate output.
+    #[error("refusing to replace output folder {path}: {reason}")]
+    Refused {
+        /// The output folder.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
     /// Serializing JSON failed.
     #[error("cannot serialize metrics output {path}")]
     Json {
@@ -57,6 +65,94 @@ fn write_file(
     w.flush().map_err(io_err)
 }
 
+/// What a simulate output folder holds; a folder with anything else is not replaced.
+const OWNED_ENTRIES: [&str; 4] = [
+    "summary.json",
+    "request_metrics.csv",
+    "chrome_trace.json",
+    "plots",
+];
+
+/// The absolute output folder for `dir` (symlinks resolved, parent created), after checking it
+/// is missing, empty, or an earlier output: `summary.json` present, only `OWNED_ENTRIES` at
+/// the top, and only `.csv`/`.json` files in `plots/`.
+fn output_target(dir: &Path) -> Result<PathBuf, MetricsError> {
+    let io_err = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| MetricsError::Io { path, source }
+    };
+    let refuse = |reason: String| MetricsError::Refused {
+        path: dir.to_path_buf(),
+        reason,
+    };
+    let target = match std::fs::canonicalize(dir) {
+        Ok(t) => t,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            let name = dir
+                .file_name()
+                .ok_or_else(|| refuse("not a folder name".into()))?;
+            let parent = match dir.parent() {
+                Some(p) if !p.as_os_str().is_empty() => p,
+                _ => Path::new("."),
+            };
+            std::fs::create_dir_all(parent).map_err(io_err(parent))?;
+            std::fs::canonicalize(parent)
+                .map_err(io_err(parent))?
+                .join(name)
+        }
+        Err(e) => return Err(io_err(dir)(e)),
+    };
+    if target.parent().is_none() {
+        return Err(refuse("cannot replace the root folder".into()));
+    }
+    let Ok(meta) = std::fs::metadata(&target) else {
+        return Ok(target);
+    };
+    if !meta.is_dir() {
+        return Err(refuse("it exists and is not a folder".into()));
+    }
+    let entries = |d: &Path| -> Result<Vec<(String, bool)>, MetricsError> {
+        let mut v = Vec::new();
+        for e in std::fs::read_dir(d).map_err(io_err(d))? {
+            let e = e.map_err(io_err(d))?;
+            let is_dir = e.file_type().map_err(io_err(&e.path()))?.is_dir();
+            v.push((e.file_name().to_string_lossy().into_owned(), is_dir));
+        }
+        v.sort();
+        Ok(v)
+    };
+    let top = entries(&target)?;
+    if top.is_empty() {
+        return Ok(target);
+    }
+    let foreign = |what: &str| {
+        refuse(format!(
+            "it holds {what}, which is not part of a simulate output (that is only summary.json, \
+             request_metrics.csv, chrome_trace.json and plots/); choose a new or empty folder"
+        ))
+    };
+    if !top.iter().any(|(n, d)| n == "summary.json" && !d) {
+        return Err(refuse(
+            "it is not empty and holds no summary.json, so it is not an earlier simulate \
+             output; choose a new or empty folder"
+                .into(),
+        ));
+    }
+    for (name, is_dir) in &top {
+        if !OWNED_ENTRIES.contains(&name.as_str()) || (*is_dir != (name == "plots")) {
+            return Err(foreign(name));
+        }
+    }
+    if top.iter().any(|(n, _)| n == "plots") {
+        for (name, is_dir) in entries(&target.join("plots"))? {
+            if is_dir || !(name.ends_with(".csv") || name.ends_with(".json")) {
+                return Err(foreign(&format!("plots/{name}")));
+            }
+        }
+    }
+    Ok(target)
+}
+
 /// `numpy.linspace(0, 1, 101)[i]`: `i·0.01`, with the last point pinned to 1.
 fn linspace_101(i: usize) -> f64 {
     if i == 100 {
@@ -74,18 +170,45 @@ struct SummaryFile<'a> {
 }
 
 impl SimMetrics {
-    /// Write all output files into `dir` (created if missing); `summary.json` gets `"run": null`.
+    /// Write all output files as the folder `dir`; `summary.json` gets `"run": null`.
     pub fn write_outputs(&self, dir: &Path) -> Result<(), MetricsError> {
         self.write_outputs_with(dir, &serde_json::Value::Null)
     }
 
-    /// Write all output files into `dir`, recording `run_info` (config, predictor, compat...) as
-    /// the `run` object of `summary.json`.
+    /// Write all output files as the folder `dir`, recording `run_info` (config, predictor,
+    /// compat...) as the `run` object of `summary.json`.
+    ///
+    /// The files go to a staging folder beside `dir` (`.<name>.tmp-<pid>`) that then replaces
+    /// `dir` whole (see [`crate::outdir::replace_dir`]): no file of an earlier run survives, and
+    /// a killed run leaves the previous complete output. `dir` must be missing, empty or an
+    /// earlier output (nothing but its files); anything else is refused, so user files are
+    /// never deleted. Staging folders of killed runs are removed.
     pub fn write_outputs_with(
         &self,
         dir: &Path,
         run_info: &serde_json::Value,
     ) -> Result<(), MetricsError> {
+        let target = output_target(dir)?;
+        crate::outdir::clean_stale_siblings(&target);
+        let staging = crate::outdir::sibling(&target, "tmp", std::process::id());
+        let io_err = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| MetricsError::Io { path, source }
+        };
+        if staging.exists() {
+            std::fs::remove_dir_all(&staging).map_err(io_err(&staging))?;
+        }
+        let written = self
+            .write_files(&staging, run_info)
+            .and_then(|()| crate::outdir::replace_dir(&staging, &target).map_err(io_err(&target)));
+        if written.is_err() {
+            let _ = std::fs::remove_dir_all(&staging);
+        }
+        written
+    }
+
+    /// Write every output file into `dir` (created if missing).
+    fn write_files(&self, dir: &Path, run_info: &serde_json::Value) -> Result<(), MetricsError> {
         let plots = dir.join("plots");
         std::fs::create_dir_all(&plots).map_err(|source| MetricsError::Io {
             path: plots.clone(),

@@ -71,7 +71,32 @@ impl SystemSpec {
     /// Read a `system.yaml` (other keys are ignored).
     pub fn load(path: &Path) -> Result<SystemSpec, PredictorError> {
         let text = std::fs::read_to_string(path).map_err(|e| err(path, e))?;
-        let y: SystemYaml = serde_saphyr::from_str(&text).map_err(|e| err(path, e))?;
+        let y: SystemYaml = serde_saphyr::from_str(&text).map_err(|e| {
+            err(
+                path,
+                crate::config::yaml_message(&e, &path.display().to_string()),
+            )
+        })?;
+        for (field, v) in [
+            ("gpu.mem_bw", y.gpu.mem_bw),
+            ("gpu.mem_capacity", y.gpu.mem_capacity),
+            ("gpu.bfloat16_tc_flops", y.gpu.bfloat16_tc_flops),
+            ("node.intra_node_bw", y.node.intra_node_bw),
+            ("node.inter_node_bw", y.node.inter_node_bw),
+        ] {
+            if !(v.is_finite() && v > 0.0) {
+                return Err(err(
+                    path,
+                    format!("field '{field}': must be a finite number > 0, got {v}"),
+                ));
+            }
+        }
+        if y.node.num_gpus_per_node == 0 {
+            return Err(err(
+                path,
+                "field 'node.num_gpus_per_node': must be at least 1",
+            ));
+        }
         Ok(SystemSpec {
             mem_bw: y.gpu.mem_bw,
             mem_capacity: y.gpu.mem_capacity,
@@ -165,7 +190,8 @@ fn read_csv<T>(
     want: &[&str],
     mut f: impl FnMut(&[usize], &csv::StringRecord) -> Result<Option<T>, String>,
 ) -> Result<Vec<T>, PredictorError> {
-    let mut rdr = csv::Reader::from_path(path).map_err(|e| err(path, e))?;
+    let mut rdr =
+        csv::Reader::from_path(path).map_err(|e| err(path, format!("cannot read: {e}")))?;
     let header = rdr.headers().map_err(|e| err(path, e))?.clone();
     let mut idx = Vec::with_capacity(want.len());
     for w in want {
@@ -181,30 +207,57 @@ fn read_csv<T>(
         idx.push(i);
     }
     let mut out = Vec::new();
+    let mut n = 0usize;
     for (line, rec) in rdr.records().enumerate() {
         let rec = rec.map_err(|e| err(path, e))?;
+        n += 1;
         if let Some(row) =
             f(&idx, &rec).map_err(|m| err(path, format!("line {}: {m}", line + 2)))?
         {
             out.push(row);
         }
     }
+    if n == 0 {
+        return Err(err(path, "the table has a header but no data rows"));
+    }
     Ok(out)
 }
 
+/// A measured latency (ms): finite and > 0. A zero or negative time would put `inf` into
+/// accuracy reports and negative times into fits, so it is an error naming the cell.
+fn latency(rec: &csv::StringRecord, i: usize, what: &str) -> Result<f64, String> {
+    let v: f64 = num(rec, i, what)?;
+    if v.is_finite() && v > 0.0 {
+        Ok(v)
+    } else {
+        Err(format!(
+            "column '{what}': expected a latency in ms > 0, found '{}'",
+            rec.get(i).unwrap_or("").trim()
+        ))
+    }
+}
+
 fn num<T: std::str::FromStr>(rec: &csv::StringRecord, i: usize, what: &str) -> Result<T, String> {
-    let s = rec.get(i).unwrap_or("");
-    s.trim()
-        .parse::<T>()
-        .or_else(|_| {
-            // Some writers emit integers as floats ("4096.0").
-            s.trim()
-                .parse::<f64>()
-                .ok()
-                .and_then(|v| format!("{}", v as i64).parse::<T>().ok())
-                .ok_or(())
-        })
-        .map_err(|_| format!("column '{what}': expected a number, found '{s}'"))
+    let s = rec.get(i).unwrap_or("").trim();
+    let v = s.parse::<T>().or_else(|_| {
+        // Some writers emit integers as floats ("4096.0"); only exact ones are integers.
+        s.parse::<f64>()
+            .ok()
+            .filter(|v| v.is_finite() && v.fract() == 0.0)
+            .and_then(|v| format!("{}", v as i64).parse::<T>().ok())
+            .ok_or(())
+    });
+    match v {
+        // NaN parses as a float; a measurement or key that is NaN is not a number we can use.
+        Ok(_) if s.parse::<f64>().is_ok_and(f64::is_nan) => {
+            Err(format!("column '{what}': expected a number, found NaN"))
+        }
+        Ok(v) => Ok(v),
+        Err(()) if s.parse::<f64>().is_ok() => Err(format!(
+            "column '{what}': expected a whole number, found '{s}'"
+        )),
+        Err(()) => Err(format!("column '{what}': expected a number, found '{s}'")),
+    }
 }
 
 /// Head sizes of dense multi-/grouped-query attention kept from kernel tables.
@@ -250,7 +303,7 @@ impl KernelSet {
                     m: num(r, i[1], "m")?,
                     n: num(r, i[2], "n")?,
                     k: num(r, i[3], "k")?,
-                    ms: num(r, i[4], "latency_ms")?,
+                    ms: latency(r, i[4], "latency_ms")?,
                 }))
             },
         )?;
@@ -279,11 +332,13 @@ impl KernelSet {
                     }
                     Ok(Some(AttnRow {
                         batch: num(r, i[0], "batch_size")?,
-                        len: num::<u32>(r, i[1], len_col)? + len_add,
+                        len: num::<u32>(r, i[1], len_col)?
+                            .checked_add(len_add)
+                            .ok_or_else(|| format!("column '{len_col}': too large"))?,
                         q_heads: num(r, i[2], "num_heads")?,
                         kv_heads: num(r, i[3], "num_key_value_heads")?,
                         head_dim: num(r, i[4], "head_dim")?,
-                        ms: num(r, i[7], "latency_ms")?,
+                        ms: latency(r, i[7], "latency_ms")?,
                     }))
                 },
             )
@@ -293,14 +348,14 @@ impl KernelSet {
         let decode = keep_dense(attn("generation_attention.csv", "step", 1)?);
         // Rows faster than the spec-sheet peak allows are variants this layout cannot name
         // (see `keep_dense`); a dense kernel cannot beat the roofline.
-        let prefill = prefill
+        let prefill: Vec<AttnRow> = prefill
             .into_iter()
             .filter(|a| {
                 let flops = a.batch as f64 * prefill_flops(&a.heads(), a.len as f64, 0.0);
                 flops / (a.ms * 1e-3) <= system.bf16_flops
             })
             .collect();
-        let decode = decode
+        let decode: Vec<AttnRow> = decode
             .into_iter()
             .filter(|a| {
                 let bytes = a.batch as f64 * kv_read_bytes(&a.heads(), a.len as f64);
@@ -325,12 +380,32 @@ impl KernelSet {
                 Ok(Some(CollectiveRow {
                     num_gpus: num(r, i[1], "num_gpus")?,
                     // message_size counts elements.
-                    bytes: num::<f64>(r, i[2], "message_size")? * bpe,
+                    bytes: latency(r, i[2], "message_size").map_err(|_| {
+                        format!(
+                            "column 'message_size': expected a number of elements > 0, found '{}'",
+                            r[i[2]].trim()
+                        )
+                    })? * bpe,
                     backend: r[i[3]].to_string(),
-                    ms: num(r, i[4], "latency_ms")?,
+                    ms: latency(r, i[4], "latency_ms")?,
                 }))
             },
         )?;
+        // Rows are filtered (BF16 only, dense head sizes, no faster-than-peak rows); a table
+        // left with none would silently drop an operator family from fits and reports.
+        for (file, n) in [
+            ("gemm.csv", gemm.len()),
+            ("context_attention.csv", prefill.len()),
+            ("generation_attention.csv", decode.len()),
+            ("allreduce.csv", allreduce.len()),
+        ] {
+            if n == 0 {
+                return Err(err(
+                    &dir.join(file),
+                    "no usable rows (kept: bfloat16 rows; attention with head_dim 64/80/128/256, no faster than the spec-sheet peak)",
+                ));
+            }
+        }
         Ok(KernelSet {
             gpu,
             dir: dir.to_path_buf(),
@@ -494,10 +569,16 @@ pub fn load_mlp(path: &Path, device: &str, model: &str) -> Result<MlpProfile, Pr
                 if let Some(c) = c {
                     let s = rec.get(*c).unwrap_or("").trim();
                     if !s.is_empty() {
-                        *slot = Some(
-                            s.parse::<f64>()
-                                .map_err(|_| format!("expected a number, found '{s}'"))?,
-                        );
+                        let v = s.parse::<f64>().map_err(|_| {
+                            format!("column '{}': expected a number, found '{s}'", &header[*c])
+                        })?;
+                        if !(v.is_finite() && v > 0.0) {
+                            return Err(format!(
+                                "column '{}': expected a latency in ms > 0, found '{s}'",
+                                &header[*c]
+                            ));
+                        }
+                        *slot = Some(v);
                     }
                 }
             }
@@ -517,6 +598,9 @@ pub fn load_mlp(path: &Path, device: &str, model: &str) -> Result<MlpProfile, Pr
         })()
         .map_err(|m| err(path, format!("line {}: {m}", line + 2)))?;
         rows.push(row);
+    }
+    if rows.is_empty() {
+        return Err(err(path, "the table has a header but no data rows"));
     }
     Ok(MlpProfile {
         device: device.to_string(),
@@ -547,7 +631,7 @@ pub fn load_network(
                 return Ok(None);
             }
             Ok(Some(NetRow {
-                ms: num(r, i[0], "median")?,
+                ms: latency(r, i[0], &format!("time_stats.{collective}.median"))?,
                 num_workers: num(r, i[1], "num_workers")?,
                 devices_per_node: num(r, i[2], "devices_per_node")?,
                 bytes: num(r, i[3], "size")?,
@@ -624,4 +708,24 @@ fn sorted_dirs(p: &Path) -> Result<Vec<PathBuf>, PredictorError> {
         .collect();
     v.sort();
     Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_and_latencies_are_checked() {
+        let r = csv::StringRecord::from(vec!["4096", "4096.0", "4096.5", "NaN", "0", "-1", "0.25"]);
+        assert_eq!(num::<u32>(&r, 0, "m"), Ok(4096));
+        assert_eq!(num::<u32>(&r, 1, "m"), Ok(4096));
+        assert!(num::<u32>(&r, 2, "m").unwrap_err().contains("whole number"));
+        assert!(num::<f64>(&r, 3, "x").unwrap_err().contains("NaN"));
+        assert!(num::<u32>(&r, 3, "x").is_err());
+        for i in [3, 4, 5] {
+            let e = latency(&r, i, "latency_ms").unwrap_err();
+            assert!(e.contains("column 'latency_ms'"), "{e}");
+        }
+        assert_eq!(latency(&r, 6, "latency_ms"), Ok(0.25));
+    }
 }

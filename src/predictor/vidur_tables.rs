@@ -177,9 +177,64 @@ fn read_table(dir: &Path, op: &str) -> Result<Option<TableFile>, PredictorError>
                 ),
             ));
         }
+        // Checked here, before use: a NaN cell would otherwise read as a missing key, a
+        // negative time would run requests backwards, and a fractional key would be truncated.
+        let last = row.len() - 1;
+        for (j, v) in row.iter().enumerate() {
+            let bad = if !v.is_finite() {
+                Some(if j == last {
+                    "expected a finite time in ms >= 0"
+                } else {
+                    "expected a finite whole number >= 0"
+                })
+            } else if j == last && *v < 0.0 {
+                Some("expected a time in ms >= 0 (a negative prediction)")
+            } else if j < last && (*v < 0.0 || v.fract() != 0.0) {
+                Some("expected a whole number >= 0")
+            } else {
+                None
+            };
+            if let Some(expected) = bad {
+                return Err(table_err(
+                    &path,
+                    format!(
+                        "line {}: column '{}': {expected}, found {v}",
+                        i + 2,
+                        header[j]
+                    ),
+                ));
+            }
+        }
         rows.push(row);
     }
+    if rows.is_empty() {
+        return Err(table_err(&path, "the table has a header but no data rows"));
+    }
     Ok(Some((path, header, rows)))
+}
+
+/// Most cells a dense attention table may have (256 MiB): Vidur's own are far smaller, and one
+/// stray huge key would otherwise ask for terabytes.
+const MAX_GRID_CELLS: usize = 1 << 25;
+
+/// Cells of a `rows × cols` grid, or an error naming the largest `keys` when it would exceed
+/// [`MAX_GRID_CELLS`].
+fn grid_cells(
+    path: &Path,
+    rows: usize,
+    cols: usize,
+    keys: String,
+) -> Result<usize, PredictorError> {
+    rows.checked_mul(cols)
+        .filter(|&n| n <= MAX_GRID_CELLS)
+        .ok_or_else(|| {
+            table_err(
+                path,
+                format!(
+                    "the largest {keys} would make a dense table of more than {MAX_GRID_CELLS} entries; is a key mistyped?"
+                ),
+            )
+        })
 }
 
 fn table_err(path: &Path, msg: impl std::fmt::Display) -> PredictorError {
@@ -275,10 +330,16 @@ impl VidurTablesPredictor {
         )?;
         let max_b = rows.iter().map(|r| r[0] as usize).max().unwrap_or(0);
         let max_kv = rows.iter().map(|r| r[1] as usize).max().unwrap_or(0);
-        let cols = max_kv / g as usize + 1;
+        let cols = (max_kv / g as usize).saturating_add(1);
+        let cells = grid_cells(
+            &path,
+            max_b.saturating_add(1),
+            cols,
+            format!("batch_size ({max_b}) and kv_cache_size ({max_kv})"),
+        )?;
         let mut decode = Grid {
             cols,
-            values: vec![f64::NAN; (max_b + 1) * cols],
+            values: vec![f64::NAN; cells],
         };
         for r in &rows {
             let (b, kv) = (r[0] as usize, r[1] as usize);
@@ -301,10 +362,16 @@ impl VidurTablesPredictor {
             .map(|r| (r[1].sqrt().round()) as usize)
             .max()
             .unwrap_or(0);
-        let cols = max_c + 1;
+        let cols = max_c.saturating_add(1);
+        let cells = grid_cells(
+            &path,
+            (max_kv / g as usize).saturating_add(1),
+            cols,
+            format!("kv_cache_size ({max_kv}) and prefill chunk ({max_c}, the root of prefill_chunk_size_squared)"),
+        )?;
         let mut prefill = Grid {
             cols,
-            values: vec![f64::NAN; (max_kv / g as usize + 1) * cols],
+            values: vec![f64::NAN; cells],
         };
         for (i, r) in rows.iter().enumerate() {
             let kv = r[0] as usize;
@@ -480,5 +547,51 @@ impl ExecutionTimePredictor for VidurTablesPredictor {
 
     fn describe(&self) -> String {
         format!("vidur-tables:{}", self.dir.display())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table_error(name: &str, text: &str) -> String {
+        let dir = std::env::temp_dir().join(format!("vidur-tables-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(format!("{name}.csv")), text).unwrap();
+        let e = read_table(&dir, name).unwrap_err().to_string();
+        std::fs::remove_dir_all(&dir).unwrap();
+        e
+    }
+
+    #[test]
+    fn bad_cells_are_errors_naming_line_and_column() {
+        let e = table_error("add", "num_tokens,prediction\n1,0.01\n2,NaN\n");
+        assert!(
+            e.contains("add.csv")
+                && e.contains("line 3")
+                && e.contains("'prediction'")
+                && e.contains("NaN"),
+            "{e}"
+        );
+        let e = table_error("mlp_act", "num_tokens,prediction\n1,-0.5\n");
+        assert!(e.contains("line 2") && e.contains("negative"), "{e}");
+        let e = table_error(
+            "attn_decode",
+            "batch_size,kv_cache_size,prediction\n1,64,0.1\n1,nan,0.2\n",
+        );
+        assert!(
+            e.contains("line 3") && e.contains("'kv_cache_size'") && e.contains("NaN"),
+            "{e}"
+        );
+        let e = table_error("attn_rope", "num_tokens,prediction\n1.5,0.1\n");
+        assert!(
+            e.contains("line 2") && e.contains("'num_tokens'") && e.contains("whole number"),
+            "{e}"
+        );
+        let e = table_error("attn_post_proj", "num_tokens,prediction\n");
+        assert!(
+            e.contains("attn_post_proj.csv") && e.contains("no data rows"),
+            "{e}"
+        );
     }
 }

@@ -3,8 +3,10 @@
 //! `insights.md`), plus `results.parquet` (the `results.csv` table, typed) when the crate is
 //! built with the `parquet` feature.
 //!
-//! Every file is written atomically (`<file>.tmp` in the same directory, then a rename), so an
-//! interrupted run leaves either the previous version or the new one, never a torn file.
+//! Every file is written atomically (`<file>.tmp<pid>` in the same directory, then a rename), so
+//! an interrupted run leaves either the previous version or the new one, never a torn file;
+//! [`remove_stale`] then removes the report files of an earlier run that this one no longer
+//! writes.
 //!
 //! Plots: one `pareto_<metric>` pair per SLO of the space (named by `Slo::column()` when two
 //! SLOs bound the same metric). When the space holds several (model, workload) combinations,
@@ -12,7 +14,7 @@
 //! unsuffixed pair is the combined view.
 
 use std::fs;
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::search::{PointResult, SearchOutcome, Slo, SloValue};
@@ -164,36 +166,60 @@ pub fn write_all(
     Ok(written)
 }
 
-/// Writes `bytes` to `<path>.tmp`, syncs it, and renames it over `path`: a crash at any moment
-/// leaves either the old file or the complete new one.
+/// [`crate::search::runner::write_atomic`] (the crate's one atomic writer), naming the file in
+/// the error.
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
-    let mut tmp_name = path.as_os_str().to_owned();
-    tmp_name.push(".tmp");
-    let tmp = PathBuf::from(tmp_name);
-    let io_err = |source| ReportError::Io {
+    crate::search::runner::write_atomic(path, bytes).map_err(|source| ReportError::Io {
         path: path.to_path_buf(),
         source,
+    })
+}
+
+/// Whether `name` is a file `run` writes into its output folder (a report file or `runs.csv`).
+/// Only these are ever removed there; `cache/`, the lock and anything else are left alone.
+pub fn is_owned_file(name: &str) -> bool {
+    matches!(
+        name,
+        "results.csv"
+            | "results.json"
+            | "results.parquet"
+            | "runs.csv"
+            | "best_configs.md"
+            | "insights.md"
+            | "report.html"
+    ) || (name.starts_with("pareto_") && (name.ends_with(".png") || name.ends_with(".svg")))
+}
+
+/// Removes the files of an earlier run in `out_dir` that this run owns ([`is_owned_file`]) but
+/// did not write (`written`), e.g. `pareto_tpot.png` once the TPOT SLO is gone, a
+/// `results.parquet` from a parquet build, and temporary files of a killed run. Call it with
+/// the output folder locked, after every file was written. Returns the removed paths.
+pub fn remove_stale(out_dir: &Path, written: &[PathBuf]) -> Result<Vec<PathBuf>, ReportError> {
+    let io_err = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| ReportError::Io { path, source }
     };
-    let result = (|| {
-        let mut f = fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        drop(f);
-        fs::rename(&tmp, path)
-    })();
-    if let Err(e) = result {
-        // Best effort: a leftover .tmp is harmless but untidy.
-        let _ = fs::remove_file(&tmp);
-        return Err(io_err(e));
-    }
-    // Persist the rename itself; directories cannot be opened for sync on every platform, so
-    // a failure here is not an error.
-    if let Some(dir) = path.parent() {
-        if let Ok(d) = fs::File::open(dir) {
-            let _ = d.sync_all();
+    let mut removed = Vec::new();
+    for e in fs::read_dir(out_dir).map_err(io_err(out_dir))? {
+        let e = e.map_err(io_err(out_dir))?;
+        let name = e.file_name().to_string_lossy().into_owned();
+        // `<file>.tmp<pid>` (and the older `<file>.tmp`) of an owned file.
+        let base = match name.rfind(".tmp") {
+            Some(i) if name[i + 4..].bytes().all(|b| b.is_ascii_digit()) => &name[..i],
+            _ => name.as_str(),
+        };
+        let path = e.path();
+        if !is_owned_file(base) || written.contains(&path) || !e.path().is_file() {
+            continue;
+        }
+        match fs::remove_file(&path) {
+            Ok(()) => removed.push(path),
+            Err(err) if err.kind() == io::ErrorKind::NotFound => {}
+            Err(err) => return Err(io_err(&path)(err)),
         }
     }
-    Ok(())
+    removed.sort();
+    Ok(removed)
 }
 
 /// The measurement of `slo` at the point's capacity, if any. Matched by value rather than
@@ -282,7 +308,11 @@ mod tests {
         write_atomic(&f, b"one").unwrap();
         write_atomic(&f, b"two").unwrap();
         assert_eq!(fs::read(&f).unwrap(), b"two");
-        assert!(!dir.join("a.txt.tmp").exists());
+        let names: Vec<_> = fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["a.txt"], "no temporary file is left");
         // A missing directory is an error naming the file, not a panic.
         let err = write_atomic(&dir.join("missing/b.txt"), b"x").unwrap_err();
         assert!(err.to_string().contains("b.txt"));

@@ -184,7 +184,6 @@ fn make_unbounded(p: &mut PointResult) {
 
 /// The outcome for the given models × workloads. One point (H100, TP4, vLLM) passed every
 /// probe up to its limit (`unbounded`).
-
 pub(crate) fn outcome_for(models: &[&str], workloads: &[&str]) -> SearchOutcome {
     let mut points = Vec::new();
     for (mi, model) in models.iter().enumerate() {

@@ -104,8 +104,27 @@ pub fn expand(space: &SearchSpace, base_dir: &Path) -> Result<Expansion, SearchE
                 .map_err(|e| SearchError::field(format!("models[{i}]"), e.to_string()))
         })
         .collect::<Result<_, _>>()?;
+    // Two spellings of one model (`Llama-3-8B`, `meta-llama/Meta-Llama-3-8B`) would give
+    // identical points twice.
+    for (i, m) in models.iter().enumerate() {
+        if let Some(j) = models[..i].iter().position(|o| o.name == m.name) {
+            return Err(SearchError::field(
+                format!("models[{i}]"),
+                format!(
+                    "'{}' is the same model as models[{j}] ('{}'); list each model once",
+                    space.models[i], space.models[j]
+                ),
+            ));
+        }
+    }
     let vidur = space.compat.is_vidur();
-    let mut clusters = Vec::new();
+    let mut clusters: Vec<(
+        &super::space::ClusterSpec,
+        GpuSpec,
+        catalog::DeviceSpec,
+        catalog::NodeSpec,
+        f64,
+    )> = Vec::new();
     for (i, c) in space.clusters.iter().enumerate() {
         let f = |k: &str| format!("clusters[{i}].{k}");
         let gpu = hardware
@@ -131,15 +150,37 @@ pub fn expand(space: &SearchSpace, base_dir: &Path) -> Result<Expansion, SearchE
                     )
                 })?,
         };
+        if let Some(j) = clusters.iter().position(|(o, g, _, n, _)| {
+            o.max_gpus == c.max_gpus && g.name == gpu.name && n.name == node.name
+        }) {
+            return Err(SearchError::field(
+                format!("clusters[{i}]"),
+                format!(
+                    "the same cluster as clusters[{j}] ({} × {} on {}); list each cluster once",
+                    c.max_gpus, gpu.name, node.name
+                ),
+            ));
+        }
         clusters.push((c, gpu, device, node, price));
     }
+    let mut priced: Vec<(&str, String)> = Vec::new();
     for k in space.prices.keys() {
-        if hardware.gpu(k).is_err() {
+        let Ok(g) = hardware.gpu(k) else {
             return Err(SearchError::field(
                 format!("prices.{k}"),
                 format!("'{k}' is not a GPU in the hardware catalog"),
             ));
+        };
+        if let Some((other, _)) = priced.iter().find(|(_, n)| *n == g.name) {
+            return Err(SearchError::field(
+                format!("prices.{k}"),
+                format!(
+                    "'{k}' and '{other}' name the same GPU ({}); give its price once",
+                    g.name
+                ),
+            ));
         }
+        priced.push((k, g.name.clone()));
     }
 
     let mut out = Expansion::default();
@@ -150,7 +191,11 @@ pub fn expand(space: &SearchSpace, base_dir: &Path) -> Result<Expansion, SearchE
                 for &tp in &space.tp {
                     for &pp in &space.pp {
                         let replica_counts: Vec<u32> = match &space.replicas {
-                            Replicas::Auto => vec![cluster.max_gpus / (tp * pp)],
+                            // In u64: TP × PP of two large list values overflows u32.
+                            Replicas::Auto => vec![
+                                (u64::from(cluster.max_gpus) / (u64::from(tp) * u64::from(pp)))
+                                    as u32,
+                            ],
                             Replicas::List(v) => v.clone(),
                         };
                         for v in &variants {
@@ -173,7 +218,8 @@ pub fn expand(space: &SearchSpace, base_dir: &Path) -> Result<Expansion, SearchE
                                     let mut sched = SchedulerConfig::new(v.kind);
                                     // The cap is per micro-batch, as in Vidur's explorer: a
                                     // replica runs up to `cap · pp` requests over its stages.
-                                    sched.batch_size_cap = v.cap * pp;
+                                    // Saturating: a cap past u32 is no cap at all.
+                                    sched.batch_size_cap = v.cap.saturating_mul(pp);
                                     sched.chunk_size = v.chunk;
                                     sched.max_tokens_in_batch = v.max_tokens_in_batch;
                                     let sim = SimConfig {
@@ -245,12 +291,13 @@ fn router_name(r: crate::sim::RouterKind) -> &'static str {
 fn infeasible(c: &PointConfig, sim: &SimConfig, max_gpus: u32) -> Option<(&'static str, String)> {
     let m = &sim.model;
     let (tp, pp) = (c.tp, c.pp);
-    if c.replicas == 0 || c.num_gpus() > max_gpus {
+    // In u64: the product of large list values overflows u32.
+    let gpus = u64::from(c.replicas.max(1)) * u64::from(tp) * u64::from(pp);
+    if c.replicas == 0 || gpus > u64::from(max_gpus) {
         return Some((
             "gpu_budget",
             format!(
-                "needs {} GPUs (TP{tp} × PP{pp} × {} replicas), the cluster has {max_gpus}",
-                (c.replicas.max(1) * tp * pp),
+                "needs {gpus} GPUs (TP{tp} × PP{pp} × {} replicas), the cluster has {max_gpus}",
                 c.replicas.max(1)
             ),
         ));

@@ -279,6 +279,20 @@ pub struct LoadedSpace {
     pub base_dir: PathBuf,
 }
 
+/// `field[i]` repeats `field[j]`: an error naming both entries.
+fn no_duplicates<T: PartialEq + Serialize>(field: &str, v: &[T]) -> Result<(), String> {
+    for (i, x) in v.iter().enumerate() {
+        if let Some(j) = v[..i].iter().position(|y| y == x) {
+            // The value as the file would write it (JSON flow style is valid YAML).
+            let shown = serde_json::to_string(x).unwrap_or_default();
+            return Err(format!(
+                "field '{field}[{i}]': repeats {field}[{j}] ({shown}); list each value once"
+            ));
+        }
+    }
+    Ok(())
+}
+
 impl SearchSpace {
     /// Parse and check a space file.
     pub fn load(path: &Path) -> Result<LoadedSpace, SearchError> {
@@ -288,7 +302,8 @@ impl SearchSpace {
         })?;
         let space = Self::parse(&text).map_err(|msg| SearchError::Space {
             path: path.to_path_buf(),
-            msg,
+            // The YAML snippet names the text `<input>`; name the file instead.
+            msg: msg.replace("<input>", &path.display().to_string()),
         })?;
         Ok(LoadedSpace {
             space,
@@ -300,10 +315,8 @@ impl SearchSpace {
 
     /// Parse and check YAML text; the message names the line/column or the field.
     pub fn parse(text: &str) -> Result<SearchSpace, String> {
-        let space: SearchSpace = serde_saphyr::from_str(text).map_err(|e| {
-            let m = e.to_string();
-            m.strip_prefix("error: ").map(str::to_string).unwrap_or(m)
-        })?;
+        let space: SearchSpace =
+            serde_saphyr::from_str(text).map_err(|e| crate::config::yaml_message(&e, "<input>"))?;
         space.check()?;
         Ok(space)
     }
@@ -342,6 +355,40 @@ impl SearchSpace {
             Some(_) => Err(format!("field '{field}': values must be at least 1")),
             None => Ok(()),
         };
+        // A repeated value would simulate the same points twice and count them twice in the
+        // report; it is almost always a typo for another value.
+        no_duplicates("models", &self.models)?;
+        no_duplicates("tp", &self.tp)?;
+        no_duplicates("pp", &self.pp)?;
+        no_duplicates("batch_size_cap", &self.batch_size_cap)?;
+        no_duplicates("router", &self.router)?;
+        no_duplicates("seeds", &self.seeds)?;
+        no_duplicates("clusters", &self.clusters)?;
+        no_duplicates("schedulers", &self.schedulers)?;
+        no_duplicates("slos", &self.slos)?;
+        if let Replicas::List(v) = &self.replicas {
+            no_duplicates("replicas", v)?;
+        }
+        for (i, s) in self.schedulers.iter().enumerate() {
+            no_duplicates(&format!("schedulers[{i}].chunk_size"), &s.chunk_size)?;
+            no_duplicates(
+                &format!("schedulers[{i}].max_tokens_in_batch"),
+                &s.max_tokens_in_batch,
+            )?;
+            if let Some(c) = &s.batch_size_cap {
+                no_duplicates(&format!("schedulers[{i}].batch_size_cap"), c)?;
+            }
+        }
+        for (i, a) in self.slos.iter().enumerate() {
+            if let Some(j) = self.slos[..i]
+                .iter()
+                .position(|b| b.metric == a.metric && b.quantile == a.quantile)
+            {
+                return Err(format!(
+                    "field 'slos[{i}]': bounds the same metric and quantile as slos[{j}]; keep one bound per metric and quantile"
+                ));
+            }
+        }
         positive("tp".into(), &self.tp)?;
         positive("pp".into(), &self.pp)?;
         positive("batch_size_cap".into(), &self.batch_size_cap)?;
@@ -458,6 +505,7 @@ impl SearchSpace {
                 ));
             }
         }
+        self.predictor.check()?;
         if !(0.0..1.0).contains(&self.memory_margin_fraction) {
             return Err(format!(
                 "field 'memory_margin_fraction': must be in [0, 1), got {}",
@@ -476,5 +524,49 @@ impl SearchSpace {
             }
         }
         v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = "name: t\nmodels: [meta-llama/Llama-2-7b-hf]\nworkloads: [{name: w, lengths: {fixed: {prefill_tokens: 10, decode_tokens: 5}}}]\nclusters: [{gpu: a100, max_gpus: 8}]\nschedulers: [{type: sarathi, chunk_size: [256]}]\nslos: [{metric: ttft, quantile: 0.9, max_seconds: 1.0}]\n";
+
+    #[test]
+    fn repeated_list_values_are_errors_naming_the_entry() {
+        assert!(SearchSpace::parse(BASE).is_ok());
+        for (extra, field) in [
+            ("tp: [1, 2, 1]\n", "'tp[2]': repeats tp[0] (1)"),
+            ("pp: [2, 2]\n", "'pp[1]'"),
+            ("replicas: [1, 1]\n", "'replicas[1]'"),
+            ("batch_size_cap: [8, 8]\n", "'batch_size_cap[1]'"),
+            (
+                "router: [lor, random, lor]\n",
+                "'router[2]': repeats router[0] (\"lor\")",
+            ),
+            ("seeds: [1, 1]\n", "'seeds[1]'"),
+        ] {
+            let e = SearchSpace::parse(&format!("{BASE}{extra}")).unwrap_err();
+            assert!(e.contains(field), "{extra}: {e}");
+        }
+        let e = SearchSpace::parse(&BASE.replace("[256]", "[256, 256]")).unwrap_err();
+        assert!(e.contains("'schedulers[0].chunk_size[1]'"), "{e}");
+        let e = SearchSpace::parse(
+            &BASE.replace("models: [meta-llama/Llama-2-7b-hf]", "models: [a, b, a]"),
+        )
+        .unwrap_err();
+        assert!(e.contains("'models[2]'"), "{e}");
+        let e = SearchSpace::parse(&BASE.replace(
+            "max_seconds: 1.0}]",
+            "max_seconds: 1.0}, {metric: ttft, quantile: 0.9, max_seconds: 2.0}]",
+        ))
+        .unwrap_err();
+        assert!(e.contains("'slos[1]'") && e.contains("slos[0]"), "{e}");
+        let e = SearchSpace::parse(&format!("{BASE}seeds: [1]\nseeds: [2]\n")).unwrap_err();
+        assert!(
+            e.contains("duplicate key `seeds`") && !e.contains("Options"),
+            "{e}"
+        );
     }
 }

@@ -12,7 +12,7 @@ use super::schedulers::{self, ReplicaBase, ReplicaScheduler};
 use super::{SimConfig, SimError, SimOutput};
 use crate::metrics::{Recorder, RecorderSetup};
 use crate::predictor::{BatchEntry, ExecutionTimePredictor, StageTime};
-use crate::workload::RequestSpec;
+use crate::workload::{RequestSource, RequestSpec, SliceSource};
 
 #[derive(Debug, Default)]
 struct Stage {
@@ -36,15 +36,18 @@ struct Mfu {
     device_flops: f64,
 }
 
-struct Engine<'a> {
+struct Engine<'a, S: RequestSource + ?Sized> {
     cfg: &'a SimConfig,
+    source: &'a mut S,
+    /// Arrival time of the last request pulled from `source` (arrivals must not go back).
+    last_arrival: f64,
     observer: &'a mut dyn RunObserver,
     stopped_by_observer: bool,
     predictor: &'a dyn ExecutionTimePredictor,
     now: f64,
     queue: EventQueue,
+    /// Every request that arrived so far; index = id = arrival order.
     requests: Vec<Request>,
-    next_arrival: usize,
     global_queue: Vec<ReqId>,
     replicas: Vec<Replica>,
     batches: BatchSlab,
@@ -67,7 +70,7 @@ pub trait RunObserver {
 }
 
 /// The observer that never stops a run.
-struct NoObserver;
+pub struct NoObserver;
 
 impl RunObserver for NoObserver {
     fn on_batch_end(&mut self, _: f64, _: &Batch, _: &[Request]) -> bool {
@@ -85,14 +88,59 @@ pub fn simulate(
 }
 
 /// [`simulate`] with an observer that sees every finished batch and may stop the run.
+///
+/// [`SimOutput::requests`] covers the whole slice: requests that never arrived (time limit,
+/// observer stop) are appended untouched and counted as unfinished.
 pub fn simulate_observed(
     cfg: &SimConfig,
     requests: &[RequestSpec],
     predictor: &dyn ExecutionTimePredictor,
     observer: &mut dyn RunObserver,
 ) -> Result<SimOutput, SimError> {
+    let plan = validate_and_plan(cfg)?;
+    for (i, w) in requests.windows(2).enumerate() {
+        if w[1].arrived_at < w[0].arrived_at {
+            return Err(SimError::Config(format!(
+                "requests must be sorted by arrival time (request {} arrives at {} before request {i} at {})",
+                i + 1,
+                w[1].arrived_at,
+                w[0].arrived_at
+            )));
+        }
+    }
+    let mut source = SliceSource::new(requests);
+    let mut out = run_source(cfg, &plan, &mut source, predictor, observer)?;
+    let arrived = source.consumed();
+    out.requests.reserve(requests.len() - arrived);
+    for (i, r) in requests.iter().enumerate().skip(arrived) {
+        out.requests.push(Request::new(
+            i as ReqId,
+            r.arrived_at,
+            r.num_prefill_tokens,
+            r.num_decode_tokens,
+        ));
+    }
+    out.num_unfinished += requests.len() - arrived;
+    Ok(out)
+}
+
+/// Run one simulation pulling arrivals from `source` (see [`RequestSource`]): requests are
+/// created as they arrive, so memory follows the arrived requests, and with a time limit the
+/// source is pulled at most one request past it (the event that crosses the limit ends the
+/// run). [`SimOutput::requests`] holds the arrived requests only.
+pub fn simulate_source<S: RequestSource + ?Sized>(
+    cfg: &SimConfig,
+    source: &mut S,
+    predictor: &dyn ExecutionTimePredictor,
+    observer: &mut dyn RunObserver,
+) -> Result<SimOutput, SimError> {
+    let plan = validate_and_plan(cfg)?;
+    run_source(cfg, &plan, source, predictor, observer)
+}
+
+fn validate_and_plan(cfg: &SimConfig) -> Result<memory::MemoryPlan, SimError> {
     cfg.validate()?;
-    let plan = memory::plan(
+    memory::plan(
         &cfg.model,
         &cfg.device,
         cfg.tensor_parallel_size,
@@ -101,39 +149,27 @@ pub fn simulate_observed(
         cfg.max_tokens,
         &cfg.scheduler,
         cfg.compat,
-    )?;
+    )
+}
+
+fn run_source<S: RequestSource + ?Sized>(
+    cfg: &SimConfig,
+    plan: &memory::MemoryPlan,
+    source: &mut S,
+    predictor: &dyn ExecutionTimePredictor,
+    observer: &mut dyn RunObserver,
+) -> Result<SimOutput, SimError> {
     let stages = cfg.num_pipeline_stages;
     let replicas = (0..cfg.num_replicas)
         .map(|id| Replica {
-            base: ReplicaBase::new(
-                id,
-                &cfg.scheduler,
-                &plan,
-                cfg.max_tokens,
-                stages,
-                cfg.compat,
-            ),
+            base: ReplicaBase::new(id, &cfg.scheduler, plan, cfg.max_tokens, stages, cfg.compat),
             sched: schedulers::build(cfg.scheduler.kind),
             stages: (0..stages).map(|_| Stage::default()).collect(),
         })
         .collect();
-    let mut reqs = Vec::with_capacity(requests.len());
-    for (i, r) in requests.iter().enumerate() {
-        if i > 0 && r.arrived_at < requests[i - 1].arrived_at {
-            return Err(SimError::Config(format!(
-                "requests must be sorted by arrival time (request {i} arrives at {} before request {} at {})",
-                r.arrived_at,
-                i - 1,
-                requests[i - 1].arrived_at
-            )));
-        }
-        reqs.push(Request::new(
-            i as ReqId,
-            r.arrived_at,
-            r.num_prefill_tokens,
-            r.num_decode_tokens,
-        ));
-    }
+    // Sized for the whole workload only when it is known and modest; otherwise grown
+    // (amortized) as requests arrive.
+    let capacity = source.remaining().unwrap_or(0).min(1 << 20);
     let m = &cfg.model;
     let (tp, pp) = (
         cfg.tensor_parallel_size as f64,
@@ -166,10 +202,12 @@ pub fn simulate_observed(
         stopped_by_observer: false,
         predictor,
         now: 0.0,
-        queue: EventQueue::new(requests.len() as u64 + 1),
-        recorder: Recorder::new(setup, requests.len()),
-        requests: reqs,
-        next_arrival: 0,
+        // Only the relative order of sequence numbers matters (arrivals never enter the heap).
+        queue: EventQueue::new(1),
+        recorder: Recorder::new(setup, capacity),
+        requests: Vec::with_capacity(capacity),
+        source,
+        last_arrival: f64::NEG_INFINITY,
         global_queue: Vec::new(),
         replicas,
         batches: BatchSlab::default(),
@@ -205,13 +243,13 @@ pub fn simulate_observed(
     })
 }
 
-impl Engine<'_> {
+impl<S: RequestSource + ?Sized> Engine<'_, S> {
     /// The main loop. Returns whether the time limit stopped it.
     fn run(&mut self) -> Result<bool, SimError> {
         let limit = self.cfg.time_limit_s;
         loop {
             // Arrivals were numbered before every runtime event, so they win ties.
-            let arrival = self.requests.get(self.next_arrival).map(|r| r.arrived_at);
+            let arrival = self.source.next_arrival();
             let take_arrival = match (arrival, self.queue.peek_time()) {
                 (Some(a), Some(e)) => a <= e,
                 (Some(_), None) => true,
@@ -230,9 +268,7 @@ impl Engine<'_> {
             self.num_events += 1;
             if take_arrival {
                 self.queue.set_now(t);
-                let id = self.next_arrival as ReqId;
-                self.next_arrival += 1;
-                self.on_request_arrival(t, id);
+                self.on_request_arrival(t)?;
             } else {
                 let (_, ev) = self.queue.pop().expect("checked");
                 self.dispatch(t, ev)?;
@@ -277,11 +313,46 @@ impl Engine<'_> {
         Ok(())
     }
 
-    fn on_request_arrival(&mut self, t: f64, id: ReqId) {
+    /// Pulls the request arriving at `t` from the source into the arena.
+    fn on_request_arrival(&mut self, t: f64) -> Result<(), SimError> {
+        let i = self.requests.len();
+        let Some(r) = self.source.pop() else {
+            return Err(SimError::Invariant(format!(
+                "the request source announced an arrival at {t} but yielded none"
+            )));
+        };
+        if r.arrived_at < self.last_arrival {
+            return Err(SimError::Config(format!(
+                "requests must be sorted by arrival time (request {i} arrives at {} before request {} at {})",
+                r.arrived_at,
+                i.wrapping_sub(1),
+                self.last_arrival
+            )));
+        }
+        if r.arrived_at.total_cmp(&t).is_ne() {
+            return Err(SimError::Invariant(format!(
+                "the request source announced an arrival at {t} but yielded one at {}",
+                r.arrived_at
+            )));
+        }
+        let Ok(id) = ReqId::try_from(i) else {
+            return Err(SimError::Config(format!(
+                "more than {} requests arrived; request ids are 32-bit",
+                ReqId::MAX
+            )));
+        };
+        self.last_arrival = r.arrived_at;
+        self.requests.push(Request::new(
+            id,
+            r.arrived_at,
+            r.num_prefill_tokens,
+            r.num_decode_tokens,
+        ));
         self.global_queue.push(id);
         self.recorder
             .on_request_arrival(t, &self.requests[id as usize]);
         self.queue.push(t, Event::GlobalSchedule);
+        Ok(())
     }
 
     fn on_global_schedule(&mut self, t: f64) {
@@ -481,6 +552,11 @@ impl Engine<'_> {
         );
         if self.observer.on_batch_end(t, batch, &self.requests) {
             self.stopped_by_observer = true;
+        }
+        for &id in &batch.requests {
+            if self.requests[id as usize].completed {
+                self.source.on_complete(u64::from(id), t);
+            }
         }
         self.batches.release(slot);
         self.queue.push(t, Event::ReplicaSchedule { replica: r });

@@ -3,7 +3,7 @@
 //! Vidur orders events by `(time, creation id)`: its event-type tie-break is dead code. We key
 //! the heap by `(time, seq)` with `seq` a global counter stamped at push. Arrivals never enter
 //! the heap: Vidur creates all of them before the run (ids 1..N), so at equal times an arrival
-//! always precedes every runtime event; the engine merges them from a sorted slice instead,
+//! always precedes every runtime event; the engine merges them from its request source instead,
 //! which keeps the heap as small as the in-flight work.
 
 use std::cmp::Ordering;

@@ -15,7 +15,7 @@ pub mod schedulers;
 use serde::{Deserialize, Serialize};
 
 pub use config::{Compat, MetricsOptions, RouterKind, SchedulerConfig, SchedulerKind};
-pub use engine::{simulate, simulate_observed, RunObserver};
+pub use engine::{simulate, simulate_observed, simulate_source, NoObserver, RunObserver};
 
 use crate::catalog::{DeviceSpec, ModelSpec, NodeSpec};
 use crate::metrics::SimMetrics;
@@ -139,7 +139,8 @@ pub enum SimError {
 pub struct SimOutput {
     /// Recorded metrics.
     pub metrics: SimMetrics,
-    /// Final state of every request (index = request id).
+    /// Final state of every request that arrived (index = request id = arrival order); the
+    /// slice entry points append the slice's requests that never arrived, untouched.
     pub requests: Vec<Request>,
     /// Simulated time of the last event handled.
     pub end_time: f64,
@@ -147,7 +148,7 @@ pub struct SimOutput {
     pub num_events: u64,
     /// Batches formed.
     pub num_batches: u64,
-    /// Requests that did not complete (time limit, or stuck).
+    /// Requests in `requests` that did not complete (time limit, or stuck).
     pub num_unfinished: usize,
     /// Whether the time limit stopped the run.
     pub hit_time_limit: bool,

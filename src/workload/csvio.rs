@@ -117,6 +117,18 @@ impl Csv {
         }
     }
 
+    /// Column `col` of the current row as a token count: a whole number ≥ 1. A count written as
+    /// a float (`12.0`, as pandas writes integer columns that had a missing value) is accepted
+    /// when it is exact; `12.5`, `0` and negatives are errors, not silently truncated or
+    /// raised to 1.
+    pub fn tokens(&self, line: u64, col: usize) -> Result<f64, WorkloadError> {
+        let s = self.cell(line, col)?;
+        match s.parse::<f64>() {
+            Ok(v) if v.is_finite() && v >= 1.0 && v.fract() == 0.0 => Ok(v),
+            _ => Err(self.bad(line, col, "a whole number of tokens >= 1", s)),
+        }
+    }
+
     /// A [`WorkloadError::BadValue`] for column `col` of the current row.
     pub fn bad(&self, line: u64, col: usize, expected: &str, value: &str) -> WorkloadError {
         WorkloadError::BadValue {
@@ -139,6 +151,13 @@ impl Csv {
 
 fn csv_err(path: &Path, e: csv::Error) -> WorkloadError {
     let line = e.position().map_or(0, |p| p.line());
+    if line == 0 {
+        // No position: the bytes themselves could not be read (e.g. a broken gzip stream).
+        return WorkloadError::Trace {
+            path: path.to_path_buf(),
+            msg: format!("cannot read: {e}"),
+        };
+    }
     WorkloadError::Csv {
         path: path.to_path_buf(),
         line,
@@ -219,6 +238,33 @@ pub(crate) fn parse_datetime_us(s: &str) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn token_cells_are_whole_positive_numbers() {
+        let dir = std::env::temp_dir().join(format!("csvio-tokens-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("t.csv");
+        std::fs::write(&p, "n\n12\n12.0\n12.5\n0\n-3\nNaN\n1e3\n").unwrap();
+        let mut csv = Csv::open(p, "f").unwrap();
+        let mut got = Vec::new();
+        while let Some(line) = csv.next_row().unwrap() {
+            got.push(csv.tokens(line, 0).map_err(|e| e.to_string()));
+        }
+        assert_eq!(got[0], Ok(12.0));
+        assert_eq!(got[1], Ok(12.0));
+        assert_eq!(got[6], Ok(1000.0));
+        for (i, bad) in [(2, "12.5"), (3, "0"), (4, "-3"), (5, "NaN")] {
+            let e = got[i].clone().unwrap_err();
+            assert!(
+                e.contains(&format!("line {}", i + 2))
+                    && e.contains("column `n`")
+                    && e.contains("whole number of tokens")
+                    && e.contains(bad),
+                "{e}"
+            );
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn datetimes() {

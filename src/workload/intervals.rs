@@ -16,7 +16,9 @@ use crate::sim::Compat;
 
 const F: &str = "workload.synthetic.intervals";
 
-/// A ready-to-draw interval generator.
+/// A ready-to-draw interval generator (`Clone`: the lazy source replays a copy to check a
+/// length trace suffices).
+#[derive(Clone)]
 pub(crate) enum Intervals {
     /// Exponential gaps; `cap` is Vidur's 3/qps truncation, or +∞.
     Poisson {
@@ -156,6 +158,14 @@ impl Intervals {
                 *next += 1;
                 g
             }
+        }
+    }
+
+    /// Gaps left in an arrival trace; `None` for the endless generators.
+    pub fn remaining_gaps(&self) -> Option<usize> {
+        match self {
+            Intervals::Trace { gaps, next } => Some(gaps.len().saturating_sub(*next)),
+            _ => None,
         }
     }
 

@@ -147,8 +147,8 @@ pub(crate) fn build(
             let c_d = csv.column("num_decode_tokens")?;
             let mut rows = Vec::new();
             while let Some(line) = csv.next_row()? {
-                let p = scale_tokens(csv.non_negative(line, c_p)?, prefill_scale_factor);
-                let d = scale_tokens(csv.non_negative(line, c_d)?, decode_scale_factor);
+                let p = scale_tokens(csv.tokens(line, c_p)?, prefill_scale_factor);
+                let d = scale_tokens(csv.tokens(line, c_d)?, decode_scale_factor);
                 rows.push(clip_proportional(p, d, max_tokens));
             }
             if rows.is_empty() {

@@ -1,14 +1,14 @@
 //! Workloads: the requests a simulation replays (vidur-behavior.md §6).
 //!
 //! A [`WorkloadConfig`] is either a synthetic generator (length distribution × arrival process)
-//! or a replay of a Vidur-format trace CSV. [`generate`] turns it into the full, arrival-sorted
-//! list of [`RequestSpec`]s. All randomness comes from seeded `rand_xoshiro` generators, so the
-//! same config always gives the same requests.
+//! or a replay of a Vidur-format trace CSV. [`source`] turns it into a [`RequestSource`] that
+//! yields the requests in arrival order, drawing synthetic ones lazily (memory follows the
+//! requests pulled, not `num_requests`); [`generate`] collects them into a list. All randomness
+//! comes from seeded `rand_xoshiro` generators, so the same config always gives the same
+//! requests.
 
 use std::path::Path;
 
-use rand::SeedableRng;
-use rand_xoshiro::Xoshiro256PlusPlus;
 use serde::{Deserialize, Serialize};
 
 use crate::sim::Compat;
@@ -18,6 +18,7 @@ mod csvio;
 mod error;
 mod intervals;
 mod lengths;
+mod source;
 mod trace;
 
 pub use builtin::{
@@ -25,6 +26,7 @@ pub use builtin::{
     COPULA_EDGES, LEVELS,
 };
 pub use error::WorkloadError;
+pub use source::{RequestSource, SliceSource, SyntheticSource, VecSource, WorkloadSource};
 
 /// One request as the workload defines it.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -198,7 +200,7 @@ impl WorkloadConfig {
 }
 
 /// Generates the full request list of a workload, sorted by arrival time (stable, so equal
-/// arrivals keep generation/file order).
+/// arrivals keep generation/file order): [`WorkloadSource`] collected.
 ///
 /// Relative trace paths are resolved against `base_dir` (normally the config file's
 /// directory); absolute paths are used as given. `compat` selects Vidur's exact quirks
@@ -208,155 +210,22 @@ pub fn generate(
     compat: Compat,
     base_dir: &Path,
 ) -> Result<Vec<RequestSpec>, WorkloadError> {
-    let mut out = match cfg {
-        WorkloadConfig::Synthetic(s) => synthetic(s, compat, base_dir)?,
-        WorkloadConfig::TraceReplay(t) => trace::replay(t, compat, base_dir)?,
-    };
-    // Stable sort; already sorted input (the synthetic case) costs one linear pass.
-    out.sort_by(|a, b| a.arrived_at.total_cmp(&b.arrived_at));
+    let src = WorkloadSource::new(cfg, compat, base_dir)?;
+    // Counts can be huge (the source is lazy for that reason): grow past 4M rather than
+    // reserving it all at once.
+    let mut out = Vec::with_capacity(src.size_hint().0.min(1 << 22));
+    out.extend(src);
     Ok(out)
 }
 
-/// How many synthetic requests to make (Vidur §6.2 step 3: duration wins over count).
-enum Mode {
-    Duration(f64),
-    Count(u64),
-    UntilTraceEnds,
-}
-
-/// The synthetic generator (Vidur §6.2): per request, draw the gap first (`t += gap`, so the
-/// first request arrives at the first gap, not at 0), then the lengths.
-fn synthetic(
-    cfg: &SyntheticConfig,
+/// The workload's requests as a lazy source, in arrival order (the same sequence as
+/// [`generate`]); every configuration error is raised here.
+pub fn source(
+    cfg: &WorkloadConfig,
     compat: Compat,
     base_dir: &Path,
-) -> Result<Vec<RequestSpec>, WorkloadError> {
-    const F: &str = "workload.synthetic";
-    check_max_tokens(&format!("{F}.max_tokens"), cfg.max_tokens)?;
-    // Two independent streams: the length stream is the interval stream jumped 2^128 draws
-    // ahead, so they never overlap and changing the length distribution (or how many draws it
-    // takes) leaves the arrival times untouched. Vidur shares one MT19937 stream instead.
-    let mut irng = Xoshiro256PlusPlus::seed_from_u64(cfg.seed);
-    let mut lrng = irng.clone();
-    lrng.jump();
-    let mut intervals = intervals::build(&cfg.intervals, compat, base_dir)?;
-    let mut lengths = lengths::build(&cfg.lengths, cfg.max_tokens, base_dir, &mut lrng)?;
-
-    let mode =
-        match (cfg.duration_s, cfg.num_requests) {
-            (Some(d), _) => {
-                if !(d.is_finite() && d > 0.0) {
-                    return Err(WorkloadError::invalid(
-                        format!("{F}.duration_s"),
-                        format!("must be a finite number > 0, got {d}"),
-                    ));
-                }
-                if intervals.is_static() {
-                    // Every gap is 0, so t never reaches the duration (Vidur loops forever).
-                    return Err(WorkloadError::invalid(
-                        format!("{F}.duration_s"),
-                        "cannot be used with static intervals (every request arrives at t = 0, so \
-                     the duration is never reached); set num_requests instead",
-                    ));
-                }
-                Mode::Duration(d)
-            }
-            (None, Some(0)) => {
-                return Err(WorkloadError::invalid(
-                    format!("{F}.num_requests"),
-                    "must be > 0, got 0",
-                ))
-            }
-            (None, Some(n)) => Mode::Count(n),
-            (None, None) if intervals.is_trace() => Mode::UntilTraceEnds,
-            (None, None) => return Err(WorkloadError::invalid(
-                F,
-                "needs num_requests or duration_s (only a trace arrival process may omit both; \
-                 it then runs until the trace ends)",
-            )),
-        };
-
-    let max = cfg.max_tokens;
-    let exhausted = |lengths: &lengths::Lengths, needed: String| {
-        match lengths.trace_info() {
-            Some((path, rows)) => WorkloadError::TraceExhausted {
-                path: path.to_path_buf(),
-                rows,
-                needed,
-            },
-            // Only trace lengths can run out; kept total rather than panicking.
-            None => WorkloadError::NoRequests(format!("the length source ran out ({needed})")),
-        }
-    };
-    let mut out = Vec::new();
-    let mut t = 0.0f64;
-    match mode {
-        Mode::Count(n) => {
-            out.reserve(n.min(1 << 22) as usize);
-            for _ in 0..n {
-                // An arrival trace that ends early just ends the workload (Vidur would crash).
-                let Some(gap) = intervals.next(&mut irng) else {
-                    break;
-                };
-                t += gap;
-                let Some((p, d)) = lengths.next(&mut lrng, max) else {
-                    return Err(exhausted(&lengths, format!("num_requests = {n}")));
-                };
-                out.push(RequestSpec {
-                    arrived_at: t,
-                    num_prefill_tokens: p,
-                    num_decode_tokens: d,
-                });
-            }
-        }
-        Mode::Duration(dur) => {
-            while t < dur {
-                let Some(gap) = intervals.next(&mut irng) else {
-                    break;
-                };
-                t += gap;
-                // Vidur appends this last request and then drops it (arrived_at ≥ duration);
-                // we skip it directly, without spending a length draw on it.
-                if t >= dur {
-                    break;
-                }
-                let Some((p, d)) = lengths.next(&mut lrng, max) else {
-                    return Err(exhausted(
-                        &lengths,
-                        format!("arrivals keep coming before duration_s = {dur} s; it ran out at t = {t:.3} s"),
-                    ));
-                };
-                out.push(RequestSpec {
-                    arrived_at: t,
-                    num_prefill_tokens: p,
-                    num_decode_tokens: d,
-                });
-            }
-        }
-        Mode::UntilTraceEnds => {
-            // Vidur stops at whichever source returns None first.
-            while let Some(gap) = intervals.next(&mut irng) {
-                t += gap;
-                let Some((p, d)) = lengths.next(&mut lrng, max) else {
-                    break;
-                };
-                out.push(RequestSpec {
-                    arrived_at: t,
-                    num_prefill_tokens: p,
-                    num_decode_tokens: d,
-                });
-            }
-        }
-    }
-    if out.is_empty() {
-        return Err(WorkloadError::NoRequests(match mode {
-            Mode::Duration(d) => {
-                format!("the first arrival came at t = {t} s, not before {F}.duration_s = {d} s")
-            }
-            _ => "the arrival source produced no gaps".into(),
-        }));
-    }
-    Ok(out)
+) -> Result<WorkloadSource, WorkloadError> {
+    WorkloadSource::new(cfg, compat, base_dir)
 }
 
 /// Scale factors must be finite and > 0.
@@ -383,5 +252,7 @@ pub(crate) fn check_max_tokens(field: &str, v: u32) -> Result<(), WorkloadError>
     }
 }
 
+#[cfg(test)]
+mod source_tests;
 #[cfg(test)]
 mod tests;

@@ -63,9 +63,10 @@ pub(crate) fn clip_proportional(p: u64, d: u64, max_tokens: u32) -> (u32, u32) {
     let (mut p, mut d, max) = (u128::from(p), u128::from(d), u128::from(max_tokens));
     let total = p + d;
     if total > max {
-        let excess = total - max;
-        p -= (excess * p).div_ceil(total);
-        d -= (excess * d).div_ceil(total);
+        // P − ceil(excess·P/total) = floor(max·P/total) exactly (P is an integer), and
+        // max·P < 2^96 cannot overflow where excess·P (up to 2^130) could.
+        p = max * p / total;
+        d = max * d / total;
     }
     let (mut p, mut d) = (p.max(1), d.max(1));
     // Only reachable with a raw count of 0 (e.g. P = 0, D ≥ max): trim the other side.
@@ -111,8 +112,8 @@ pub(crate) fn replay(
     while (out.len() as u64) < limit {
         let Some(line) = csv.next_row()? else { break };
         let at = csv.non_negative(line, c_at)?;
-        let p = scale_tokens(csv.non_negative(line, c_p)?, cfg.prefill_scale_factor);
-        let d = scale_tokens(csv.non_negative(line, c_d)?, cfg.decode_scale_factor);
+        let p = scale_tokens(csv.tokens(line, c_p)?, cfg.prefill_scale_factor);
+        let d = scale_tokens(csv.tokens(line, c_d)?, cfg.decode_scale_factor);
         let (p, d) = clip_replay(p, d, cfg.max_tokens, compat).map_err(|bad_p| {
             csv.trace_err(format!(
                 "line {line}: Vidur's trace-replay clip (whole excess over max_tokens={} taken from \

@@ -3,11 +3,13 @@
 //! built-in workloads, the design-space search and the report writers.
 
 mod analytic;
+mod bad_inputs;
 mod catalog;
 mod cli;
 mod common;
 mod conformance;
 mod invariants;
+mod outputs;
 mod profiles;
 mod report;
 mod schedulers;

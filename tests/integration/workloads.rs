@@ -229,19 +229,18 @@ workload:
         compat: None,
         json: false,
     };
-    let prep = prepare(&args).unwrap();
-    assert_eq!(prep.requests.len(), 200);
-    let p: Vec<u32> = prep.requests.iter().map(|r| r.num_prefill_tokens).collect();
-    assert!(prep
-        .requests
+    let mut prep = prepare(&args).unwrap();
+    let requests: Vec<_> = prep.workload.by_ref().collect();
+    assert_eq!(requests.len(), 200);
+    let p: Vec<u32> = requests.iter().map(|r| r.num_prefill_tokens).collect();
+    assert!(requests
         .iter()
         .all(|r| r.num_prefill_tokens + r.num_decode_tokens <= 4096));
     // Conversation lengths: varied, prompts around a thousand tokens on average.
     let mean_p = p.iter().map(|&x| f64::from(x)).sum::<f64>() / 200.0;
     assert!((500.0..2000.0).contains(&mean_p), "{mean_p}");
     assert!(p.iter().any(|&x| x != p[0]));
-    let out =
-        vidur_search::sim::simulate(&prep.sim, &prep.requests, prep.predictor.as_ref()).unwrap();
+    let out = vidur_search::sim::simulate(&prep.sim, &requests, prep.predictor.as_ref()).unwrap();
     let s = out.metrics.summary();
     assert_eq!(s.requests.completed, 200);
 

@@ -125,12 +125,16 @@ impl AttentionProfile {
             match f.find(&col) {
                 None if zero_if_missing => Ok(0.0),
                 None => Err(err(path, format!("missing column '{col}'"))),
-                Some(c) => match f.num(r, c) {
+                Some(c) => match f.time_ms(r, c)? {
                     Some(v) => Ok(v),
                     None if zero_if_missing => Ok(0.0),
                     None => Err(err(
                         path,
-                        format!("a row for this model has no '{col}': {}", row_text(&f, r)),
+                        format!(
+                            "line {}: a row for this model has no '{col}': {}",
+                            f.lines[r],
+                            row_text(&f, r)
+                        ),
                     )),
                 },
             }

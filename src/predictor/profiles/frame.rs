@@ -69,6 +69,8 @@ pub(crate) struct Frame {
     pub path: PathBuf,
     pub header: Vec<String>,
     pub rows: Vec<Vec<Cell>>,
+    /// 1-based file line of each kept row (header = 1), for messages.
+    pub lines: Vec<u64>,
 }
 
 pub(crate) fn err(path: &Path, msg: impl std::fmt::Display) -> PredictorError {
@@ -100,6 +102,7 @@ impl Frame {
             return Err(err(path, "empty file (no header line)"));
         }
         let mut rows = Vec::new();
+        let mut lines = Vec::new();
         let mut seen = HashSet::new();
         for rec in rdr.records() {
             let rec = rec.map_err(|e| err(path, e))?;
@@ -120,12 +123,17 @@ impl Frame {
             let row: Vec<Cell> = rec.iter().map(|f| Cell::parse(f.trim())).collect();
             if seen.insert(row.iter().map(Cell::key).collect::<Vec<_>>()) {
                 rows.push(row);
+                lines.push(line);
             }
+        }
+        if rows.is_empty() {
+            return Err(err(path, "the table has a header but no data rows"));
         }
         Ok(Frame {
             path: path.to_path_buf(),
             header,
             rows,
+            lines,
         })
     }
 
@@ -138,6 +146,23 @@ impl Frame {
     pub fn col(&self, name: &str) -> Result<usize, PredictorError> {
         self.find(name)
             .ok_or_else(|| err(&self.path, format!("missing column '{name}'")))
+    }
+
+    /// A measured time (ms) in column `col` of row `row`: `Ok(None)` when the cell is empty or
+    /// NaN (pandas reads both as missing), an error naming the line and column when it is not
+    /// a number or not > 0.
+    pub fn time_ms(&self, row: usize, col: usize) -> Result<Option<f64>, PredictorError> {
+        match &self.rows[row][col] {
+            Cell::Missing => Ok(None),
+            Cell::Num(v) if v.is_finite() && *v > 0.0 => Ok(Some(*v)),
+            c => Err(err(
+                &self.path,
+                format!(
+                    "line {}: column '{}': expected a time in ms > 0, found {c}",
+                    self.lines[row], self.header[col]
+                ),
+            )),
+        }
     }
 
     /// A numeric cell (`None` when missing or not a number).
@@ -189,6 +214,26 @@ mod tests {
         let f = Frame::parse(Path::new("t.csv"), text).unwrap();
         assert_eq!(f.rows.len(), 2);
         assert_eq!(f.find(""), Some(0));
+    }
+
+    #[test]
+    fn times_are_checked_with_their_line() {
+        let f = Frame::parse(Path::new("t.csv"), "t\n0.5\n\n0.5\nNaN\n0\n-2\n").unwrap();
+        // The duplicate 0.5 is dropped; lines count the blank line and the header.
+        assert_eq!(f.lines, vec![2, 5, 6, 7]);
+        assert_eq!(f.time_ms(0, 0).unwrap(), Some(0.5));
+        assert_eq!(f.time_ms(1, 0).unwrap(), None);
+        for r in [2, 3] {
+            let e = f.time_ms(r, 0).unwrap_err().to_string();
+            assert!(
+                e.contains(&format!("line {}", f.lines[r])) && e.contains("column 't'"),
+                "{e}"
+            );
+        }
+        let e = Frame::parse(Path::new("t.csv"), "a,b\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("no data rows"), "{e}");
     }
 
     #[test]

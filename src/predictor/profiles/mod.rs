@@ -483,10 +483,13 @@ fn mlp_points(
     }
     let mut xs = Vec::with_capacity(rows.len());
     for &r in &rows {
-        xs.push(f.num(r, tok).ok_or_else(|| {
+        xs.push(f.num(r, tok).filter(|x| *x >= 0.0).ok_or_else(|| {
             err(
                 &f.path,
-                format!("a row for TP {tp} has no numeric num_tokens"),
+                format!(
+                    "line {}: column 'num_tokens': expected a number >= 0 (a row for TP {tp})",
+                    f.lines[r]
+                ),
             )
         })?);
     }
@@ -509,14 +512,17 @@ fn mlp_points(
         };
         let mut pts = Vec::with_capacity(rows.len());
         for (&r, &x) in rows.iter().zip(&xs) {
-            let y = match col.map(|c| f.num(r, c)) {
+            let y = match col.map(|c| f.time_ms(r, c)).transpose()? {
                 None => 0.0,
                 Some(Some(v)) => v,
                 Some(None) if zero_fill => 0.0,
                 Some(None) => {
                     return Err(err(
                         &f.path,
-                        format!("'{name}' is empty for num_tokens={x}, TP {tp}"),
+                        format!(
+                            "line {}: column '{name}' is empty or NaN (num_tokens={x}, TP {tp}); expected a time in ms > 0",
+                            f.lines[r]
+                        ),
                     ))
                 }
             };
@@ -569,10 +575,13 @@ fn network_points(
     }
     let mut pts = Vec::with_capacity(rows.len());
     for &r in &rows {
-        let (Some(size), Some(y)) = (f.num(r, sc), f.num(r, yc)) else {
+        let (Some(size), Some(y)) = (f.num(r, sc).filter(|s| *s > 0.0), f.time_ms(r, yc)?) else {
             return Err(err(
                 &f.path,
-                format!("a {collective} row has an empty size or '{name}'"),
+                format!(
+                    "line {}: a {collective} row has an empty, NaN or non-positive 'size' or '{name}'",
+                    f.lines[r]
+                ),
             ));
         };
         pts.push((size / embedding_dim / 2.0, y));

@@ -47,8 +47,8 @@ fn read_pairs(path: &Path) -> Result<Vec<(u64, u64)>, WorkloadError> {
     let c_d = csv.column("num_decode_tokens")?;
     let mut out = Vec::new();
     while let Some(line) = csv.next_row()? {
-        let p = scale_tokens(csv.non_negative(line, c_p)?, 1.0).max(1);
-        let d = scale_tokens(csv.non_negative(line, c_d)?, 1.0).max(1);
+        let p = scale_tokens(csv.tokens(line, c_p)?, 1.0).max(1);
+        let d = scale_tokens(csv.tokens(line, c_d)?, 1.0).max(1);
         out.push((p, d));
     }
     if out.is_empty() {
