@@ -72,14 +72,18 @@ pub fn plan(
             max_batch_size.max(0.0)
         )));
     }
-    let max_batch_size = max_batch_size as u64;
+    // Clamped and saturating: a device with absurd memory (say 1e300 GB) must not overflow
+    // the slot and block counts; no batch holds more than u32::MAX requests anyway.
+    let max_batch_size = max_batch_size.min(f64::from(u32::MAX)) as u64;
     let slots = if compat.is_vidur() {
-        max_batch_size * pp as u64
+        max_batch_size.saturating_mul(pp as u64)
     } else {
         max_batch_size
     };
     let max_blocks_per_sequence = (max_tokens / sched.block_size) as u64;
-    let num_blocks = sched.num_blocks.unwrap_or(max_blocks_per_sequence * slots);
+    let num_blocks = sched
+        .num_blocks
+        .unwrap_or(max_blocks_per_sequence.saturating_mul(slots));
     Ok(MemoryPlan {
         max_batch_size,
         max_request_slots: slots,

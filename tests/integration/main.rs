@@ -8,6 +8,7 @@ mod catalog;
 mod cli;
 mod common;
 mod conformance;
+mod fuzz_regressions;
 mod invariants;
 mod outputs;
 mod profiles;
