@@ -124,11 +124,8 @@ impl Calibration {
         })?;
         serde_json::from_str(&text).map_err(|e| PredictorError::Table {
             path: path.display().to_string(),
-            msg: format!(
-                "invalid calibration file at line {}, column {}: {e}",
-                e.line(),
-                e.column()
-            ),
+            // serde_json's message ends with the line and column.
+            msg: format!("invalid calibration file: {e}"),
         })
     }
 
