@@ -151,6 +151,15 @@ fn stage_s(sim: &SimConfig, predictor: &dyn ExecutionTimePredictor, batch: &[Bat
         .fold(0.0, f64::max)
 }
 
+/// The largest batch of a replica: its cap, or what `kv_blocks` hold at `tokens_per_request`.
+fn full_batch(sim: &SimConfig, kv_blocks: u64, tokens_per_request: f64) -> usize {
+    let kv_tokens = kv_blocks as f64 * sim.scheduler.block_size as f64;
+    (sim.scheduler.batch_size_cap as f64)
+        .min(kv_tokens / tokens_per_request.max(1.0))
+        .max(1.0)
+        .floor() as usize
+}
+
 fn decodes(n: usize, context: f64) -> Vec<BatchEntry> {
     (0..n.max(1))
         .map(|_| BatchEntry {
@@ -172,12 +181,7 @@ pub fn estimate_start_qps(
 ) -> f64 {
     let m = Means::of(requests);
     let pp = sim.num_pipeline_stages;
-    let per_request_tokens = (m.prefill + m.decode).max(1.0);
-    let kv_tokens = kv_blocks as f64 * sim.scheduler.block_size as f64;
-    let batch = (sim.scheduler.batch_size_cap as f64)
-        .min(kv_tokens / per_request_tokens)
-        .max(1.0)
-        .floor() as usize;
+    let batch = full_batch(sim, kv_blocks, m.prefill + m.decode);
     let decode = decodes(batch, m.prefill + m.decode / 2.0);
     let prefill = [BatchEntry {
         num_tokens: (m.prefill as u32).max(1),
@@ -218,11 +222,7 @@ pub fn qps_limit(
 ) -> f64 {
     let m = Means::of(requests);
     let prompt = m.prefill.max(1.0);
-    let kv_tokens = kv_blocks as f64 * sim.scheduler.block_size as f64;
-    let batch = (sim.scheduler.batch_size_cap as f64)
-        .min(kv_tokens / prompt)
-        .max(1.0)
-        .floor() as usize;
+    let batch = full_batch(sim, kv_blocks, prompt);
     let per_decode = stage_s(sim, predictor, &decodes(batch, prompt)) / batch as f64;
     let k = (LIMIT_PREFILL_TOKENS / prompt).floor().max(1.0) as usize;
     let prefills: Vec<BatchEntry> = (0..k)

@@ -26,7 +26,9 @@ pub use builtin::{
     COPULA_EDGES, LEVELS,
 };
 pub use error::WorkloadError;
-pub use source::{RequestSource, SliceSource, SyntheticSource, VecSource, WorkloadSource};
+pub use source::{
+    ListSource, RequestSource, SliceSource, SyntheticSource, VecSource, WorkloadSource,
+};
 
 /// One request as the workload defines it.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

@@ -46,40 +46,58 @@ pub trait RequestSource {
     }
 }
 
-/// A slice of requests, sorted by arrival, as a source.
+/// Requests held in memory, sorted by arrival, replayed in order: borrowed ([`SliceSource`],
+/// the search's probes) or owned ([`VecSource`], trace replay).
 #[derive(Debug, Clone)]
-pub struct SliceSource<'a> {
-    specs: &'a [RequestSpec],
+pub struct ListSource<L> {
+    specs: L,
     next: usize,
 }
 
-impl<'a> SliceSource<'a> {
+/// A borrowed slice of requests as a source.
+pub type SliceSource<'a> = ListSource<&'a [RequestSpec]>;
+
+/// An owned list of requests as a source (trace replay).
+pub type VecSource = ListSource<Vec<RequestSpec>>;
+
+impl<'a> ListSource<&'a [RequestSpec]> {
     /// A source replaying `specs` (which must be sorted by arrival time).
     pub fn new(specs: &'a [RequestSpec]) -> Self {
-        SliceSource { specs, next: 0 }
+        ListSource { specs, next: 0 }
     }
+}
 
+impl ListSource<Vec<RequestSpec>> {
+    /// A source replaying `specs`, stably sorted by arrival time first.
+    pub fn new(mut specs: Vec<RequestSpec>) -> Self {
+        // Stable: equal arrivals keep file order. Sorted input costs one linear pass.
+        specs.sort_by(|a, b| a.arrived_at.total_cmp(&b.arrived_at));
+        ListSource { specs, next: 0 }
+    }
+}
+
+impl<L> ListSource<L> {
     /// Requests popped so far.
     pub fn consumed(&self) -> usize {
         self.next
     }
 }
 
-impl RequestSource for SliceSource<'_> {
+impl<L: AsRef<[RequestSpec]>> RequestSource for ListSource<L> {
     #[inline]
     fn next_arrival(&self) -> Option<f64> {
-        self.specs.get(self.next).map(|r| r.arrived_at)
+        self.specs.as_ref().get(self.next).map(|r| r.arrived_at)
     }
 
     #[inline]
     fn pop(&mut self) -> Option<RequestSpec> {
-        let r = self.specs.get(self.next).copied();
+        let r = self.specs.as_ref().get(self.next).copied();
         self.next += usize::from(r.is_some());
         r
     }
 
     fn remaining(&self) -> Option<usize> {
-        Some(self.specs.len() - self.next)
+        Some(self.specs.as_ref().len() - self.next)
     }
 }
 
@@ -299,40 +317,6 @@ impl RequestSource for SyntheticSource {
             }
             _ => None,
         }
-    }
-}
-
-/// An owned, arrival-sorted list of requests as a source (trace replay).
-#[derive(Debug, Clone)]
-pub struct VecSource {
-    specs: Vec<RequestSpec>,
-    next: usize,
-}
-
-impl VecSource {
-    /// A source replaying `specs`, stably sorted by arrival time first.
-    pub fn new(mut specs: Vec<RequestSpec>) -> Self {
-        // Stable: equal arrivals keep file order. Sorted input costs one linear pass.
-        specs.sort_by(|a, b| a.arrived_at.total_cmp(&b.arrived_at));
-        VecSource { specs, next: 0 }
-    }
-}
-
-impl RequestSource for VecSource {
-    #[inline]
-    fn next_arrival(&self) -> Option<f64> {
-        self.specs.get(self.next).map(|r| r.arrived_at)
-    }
-
-    #[inline]
-    fn pop(&mut self) -> Option<RequestSpec> {
-        let r = self.specs.get(self.next).copied();
-        self.next += usize::from(r.is_some());
-        r
-    }
-
-    fn remaining(&self) -> Option<usize> {
-        Some(self.specs.len() - self.next)
     }
 }
 
