@@ -110,12 +110,7 @@ pub fn from_hf_json(text: &str, source_name: &str) -> Result<HfModel, CatalogErr
         source_name: source_name.to_string(),
         line: e.line(),
         column: e.column(),
-        // serde_json ends its message with the position, which the error already names.
-        message: {
-            let m = e.to_string();
-            let suffix = format!(" at line {} column {}", e.line(), e.column());
-            m.strip_suffix(&suffix).map(str::to_string).unwrap_or(m)
-        },
+        message: crate::config::json_message(&e),
     })?;
     let Value::Object(obj) = value else {
         return Err(CatalogError::ConfigInvalid {

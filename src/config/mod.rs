@@ -31,6 +31,14 @@ pub enum ConfigError {
     },
 }
 
+/// A serde_json error's message without its trailing ` at line L column C`, for messages that
+/// state the position themselves.
+pub fn json_message(e: &serde_json::Error) -> String {
+    let m = e.to_string();
+    let suffix = format!(" at line {} column {}", e.line(), e.column());
+    m.strip_suffix(&suffix).map(str::to_string).unwrap_or(m)
+}
+
 /// A serde-saphyr error in our words: no `error: ` prefix (the binary adds its own), no hints
 /// about the library's options, and `source_name` instead of `<input>` in the snippet.
 pub fn yaml_message(e: &serde_saphyr::Error, source_name: &str) -> String {

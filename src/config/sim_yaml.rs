@@ -280,7 +280,7 @@ pub fn load(path: &Path) -> Result<SimRun, ConfigError> {
     };
     sim.validate()
         .map_err(|e| ConfigError::invalid(path, e.to_string()))?;
-    check_tp_fits_node(&sim).map_err(|m| ConfigError::invalid(path, m))?;
+    check_tp_fits_node(&sim, "tensor_parallel_size").map_err(|m| ConfigError::invalid(path, m))?;
     Ok(SimRun {
         sim,
         workload: file.workload,
@@ -292,11 +292,12 @@ pub fn load(path: &Path) -> Result<SimRun, ConfigError> {
 
 /// A tensor-parallel group spans one node: its all-reduce runs over the node's links, and a
 /// TP wider than the node has no link model (the search drops such points as `tp_fits_node`).
-pub(crate) fn check_tp_fits_node(sim: &SimConfig) -> Result<(), String> {
+/// `field` names the TP field in the caller's file format.
+pub(crate) fn check_tp_fits_node(sim: &SimConfig, field: &str) -> Result<(), String> {
     let (tp, n) = (sim.tensor_parallel_size, sim.node.num_devices_per_node);
     if tp > n {
         return Err(format!(
-            "field 'tensor_parallel_size': {tp} spans more than one node: node shape '{}' has {n} GPUs (a tensor-parallel group must fit one node; use pipeline stages across nodes)",
+            "field '{field}': {tp} spans more than one node: node shape '{}' has {n} GPUs (a tensor-parallel group must fit one node; use pipeline stages across nodes)",
             sim.node.name
         ));
     }

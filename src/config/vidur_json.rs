@@ -143,12 +143,7 @@ pub fn load(path: &Path, trace: Option<&Path>) -> Result<VidurRun, ConfigError> 
                 "line {} column {}: invalid JSON: {}",
                 e.line(),
                 e.column(),
-                {
-                    // serde_json ends its message with the position, given first here already.
-                    let m = e.to_string();
-                    let suffix = format!(" at line {} column {}", e.line(), e.column());
-                    m.strip_suffix(&suffix).map(str::to_string).unwrap_or(m)
-                }
+                super::json_message(&e)
             ),
         )
     })?;
@@ -297,13 +292,8 @@ pub fn load(path: &Path, trace: Option<&Path>) -> Result<VidurRun, ConfigError> 
     };
     sim.validate()
         .map_err(|e| ConfigError::invalid(path, e.to_string()))?;
-    if let Ok(w) = rd.get(rc, "world_size") {
-        let w = rd.u32(rc, "world_size").map_err(|_| {
-            ConfigError::invalid(
-                path,
-                format!("field 'cluster_config.replica_config.world_size': expected a non-negative integer, found {w}"),
-            )
-        })?;
+    if rc.get("world_size").is_some() {
+        let w = rd.u32(rc, "world_size")?;
         let tp_pp = sim.tensor_parallel_size * sim.num_pipeline_stages;
         if w != tp_pp {
             return Err(ConfigError::invalid(
@@ -314,15 +304,8 @@ pub fn load(path: &Path, trace: Option<&Path>) -> Result<VidurRun, ConfigError> 
             ));
         }
     }
-    super::sim_yaml::check_tp_fits_node(&sim).map_err(|m| {
-        ConfigError::invalid(
-            path,
-            m.replace(
-                "field 'tensor_parallel_size'",
-                "field 'cluster_config.replica_config.tensor_parallel_size'",
-            ),
-        )
-    })?;
+    super::sim_yaml::check_tp_fits_node(&sim, "cluster_config.replica_config.tensor_parallel_size")
+        .map_err(|m| ConfigError::invalid(path, m))?;
     Ok(VidurRun {
         sim,
         workload,
@@ -343,12 +326,7 @@ fn same_name(
     match rc.get(top) {
         None | Some(Value::Null) => Ok(()),
         Some(_) => {
-            let given = rd.str(rc, top).map_err(|_| {
-                ConfigError::invalid(
-                    rd.path,
-                    format!("field 'cluster_config.replica_config.{top}': expected a string"),
-                )
-            })?;
+            let given = rd.str(rc, top)?;
             if given.eq_ignore_ascii_case(used) {
                 Ok(())
             } else {

@@ -50,19 +50,24 @@ pub enum MetricsError {
     },
 }
 
+/// Turns an I/O error on `path` into a [`MetricsError`] naming it.
+fn io_err(path: &Path) -> impl Fn(io::Error) -> MetricsError {
+    let path = path.to_path_buf();
+    move |source| MetricsError::Io {
+        path: path.clone(),
+        source,
+    }
+}
+
 /// Create `path` and fill it through `body`, naming the file in any error.
 fn write_file(
     path: &Path,
     body: impl FnOnce(&mut BufWriter<File>) -> io::Result<()>,
 ) -> Result<(), MetricsError> {
-    let io_err = |source| MetricsError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let file = File::create(path).map_err(io_err)?;
+    let file = File::create(path).map_err(io_err(path))?;
     let mut w = BufWriter::with_capacity(1 << 16, file);
-    body(&mut w).map_err(io_err)?;
-    w.flush().map_err(io_err)
+    body(&mut w).map_err(io_err(path))?;
+    w.flush().map_err(io_err(path))
 }
 
 /// What a simulate output folder holds; a folder with anything else is not replaced.
@@ -77,10 +82,6 @@ const OWNED_ENTRIES: [&str; 4] = [
 /// is missing, empty, or an earlier output: `summary.json` present, only `OWNED_ENTRIES` at
 /// the top, and only `.csv`/`.json` files in `plots/`.
 fn output_target(dir: &Path) -> Result<PathBuf, MetricsError> {
-    let io_err = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| MetricsError::Io { path, source }
-    };
     let refuse = |reason: String| MetricsError::Refused {
         path: dir.to_path_buf(),
         reason,
@@ -191,10 +192,6 @@ impl SimMetrics {
         let target = output_target(dir)?;
         crate::outdir::clean_stale_siblings(&target);
         let staging = crate::outdir::sibling(&target, "tmp", std::process::id());
-        let io_err = |path: &Path| {
-            let path = path.to_path_buf();
-            move |source| MetricsError::Io { path, source }
-        };
         if staging.exists() {
             std::fs::remove_dir_all(&staging).map_err(io_err(&staging))?;
         }
@@ -210,10 +207,7 @@ impl SimMetrics {
     /// Write every output file into `dir` (created if missing).
     fn write_files(&self, dir: &Path, run_info: &serde_json::Value) -> Result<(), MetricsError> {
         let plots = dir.join("plots");
-        std::fs::create_dir_all(&plots).map_err(|source| MetricsError::Io {
-            path: plots.clone(),
-            source,
-        })?;
+        std::fs::create_dir_all(&plots).map_err(io_err(&plots))?;
         self.write_request_metrics_csv(&dir.join("request_metrics.csv"))?;
         for m in RequestMetric::ALL {
             self.write_request_cdf(&plots.join(format!("{}.csv", m.name())), m)?;
