@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 
 use divan::Bencher;
 use vidur_search::cli::{prepare, PreparedSim, SimulateArgs};
-use vidur_search::sim::simulate;
+use vidur_search::metrics::simulate_recorded;
 use vidur_search::workload::RequestSpec;
 
 /// A prepared run and its requests, drawn once (the workload source is consumed by drawing).
@@ -83,8 +83,9 @@ fn vidur_args_none() -> SimulateArgs {
 fn conformance_300(b: Bencher) {
     let (p, requests) = conformance();
     b.bench(|| {
-        simulate(&p.sim, requests, p.predictor.as_ref())
+        simulate_recorded(&p.sim, requests, p.predictor.as_ref())
             .unwrap()
+            .0
             .num_events
     });
 }
@@ -99,8 +100,9 @@ fn load_tables(b: Bencher) {
 fn synthetic_16k(b: Bencher) {
     let (p, requests) = synthetic();
     b.bench(|| {
-        simulate(&p.sim, requests, p.predictor.as_ref())
+        simulate_recorded(&p.sim, requests, p.predictor.as_ref())
             .unwrap()
+            .0
             .num_events
     });
 }

@@ -1,20 +1,26 @@
 //! vidur-search: a fast, faithful re-creation of Microsoft's Vidur LLM-serving simulator.
 //!
 //! Data walks one way: [`workload`] (requests) → [`sim`] (cluster, replica schedulers, router,
-//! KV memory, [`predictor`]) → [`metrics`] (per-request and per-batch outputs, summary).
-//! [`config`] turns user YAML or a Vidur `config.json` dump into a validated [`sim::SimConfig`];
-//! [`catalog`] holds model shapes and device specs.
+//! KV memory, priced by a [`predictor`]) → [`metrics`] (per-request and per-batch outputs,
+//! summary) → [`search`] (design-space expansion, capacity searches, cost) → [`report`] (the
+//! files a person reads) → [`cli`] (one file per subcommand). [`config`] turns user YAML or a
+//! Vidur `config.json` dump into a validated [`sim::SimConfig`]. The ground floor, imported by
+//! the layers above and importing none of them: [`catalog`] (model shapes, device specs),
+//! [`compat`] (the engine's semantics flag), [`parse_messages`] (parser errors in our words)
+//! and [`outdir`] (output folders).
 //!
-//! The engine has two modes ([`sim::Compat`]): `vidur` reproduces Vidur's semantics exactly
+//! The engine has two modes ([`compat::Compat`]): `vidur` reproduces Vidur's semantics exactly
 //! (proven by the conformance cases), `default` fixes Vidur's documented bugs.
 
 #![warn(missing_docs)]
 
 pub mod catalog;
 pub mod cli;
+pub mod compat;
 pub mod config;
 pub mod metrics;
 pub mod outdir;
+pub mod parse_messages;
 pub mod predictor;
 pub mod report;
 pub mod search;

@@ -6,6 +6,8 @@
 //!   owner's pid, is created exclusively, is taken over when its pid is dead, and is removed when
 //!   the guard drops (also on error).
 //! * [`clean_stale_siblings`] removes the staging folders that killed runs left beside a target.
+//! * [`write_atomic`] writes one file so that no reader sees it half-written: the crate's one
+//!   atomic file writer (search cache entries, every report file, `runs.csv`).
 
 use std::fs;
 use std::io::{self, Write};
@@ -220,6 +222,34 @@ pub fn clean_stale_siblings(target: &Path) {
     }
 }
 
+/// Write `bytes` to `path` so that no reader ever sees a partial file: temporary file in the
+/// same folder (`<file>.tmp<pid>`), fsync, rename, then fsync the folder so the rename
+/// survives a crash.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(format!(".tmp{}", std::process::id()));
+    let tmp = PathBuf::from(tmp);
+    let written = (|| {
+        let mut f = fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        drop(f);
+        fs::rename(&tmp, path)
+    })();
+    if written.is_err() {
+        // Best effort: a leftover temporary file is harmless but untidy.
+        let _ = fs::remove_file(&tmp);
+        return written;
+    }
+    // Folders cannot be opened for sync on every platform: not an error.
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if let Ok(d) = fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+    }
+    Ok(())
+}
+
 /// Puts the complete folder `staging` at `target` (same parent) and deletes what was there.
 ///
 /// Linux swaps the two atomically (`renameat2(RENAME_EXCHANGE)`), so `target` always holds a
@@ -309,6 +339,28 @@ mod tests {
         let left: Vec<_> = fs::read_dir(&root).unwrap().collect();
         assert_eq!(left.len(), 1, "only the target remains");
         fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn atomic_write_replaces_and_leaves_no_tmp() {
+        let dir = scratch("atomic");
+        let f = dir.join("a.txt");
+        write_atomic(&f, b"one").unwrap();
+        write_atomic(&f, b"two").unwrap();
+        assert_eq!(fs::read(&f).unwrap(), b"two");
+        let names: Vec<_> = fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["a.txt"], "no temporary file is left");
+        // A missing folder is an error, not a panic, and leaves nothing behind.
+        let missing = dir.join("missing/b.txt");
+        assert_eq!(
+            write_atomic(&missing, b"x").unwrap_err().kind(),
+            io::ErrorKind::NotFound
+        );
+        assert!(!dir.join("missing").exists());
+        fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

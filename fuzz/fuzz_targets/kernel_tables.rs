@@ -9,7 +9,6 @@
 mod common;
 
 use libfuzzer_sys::fuzz_target;
-use vidur_search::catalog;
 use vidur_search::predictor::analytic::fit;
 use vidur_search::predictor::measured::{KernelSet, ProfileSet};
 
@@ -40,7 +39,7 @@ fuzz_target!(|data: &[u8]| {
     let c = fit::calibrate(
         &sets,
         &ProfileSet::default(),
-        catalog::device_frame,
+        fit::DeviceFrame::embedded,
         "fuzz",
         "0",
     );

@@ -11,10 +11,10 @@ mod common;
 
 use libfuzzer_sys::fuzz_target;
 use vidur_search::catalog::hf;
+use vidur_search::compat::Compat;
 use vidur_search::predictor::{
     BatchEntry, ExecutionTimePredictor, VidurTablesOptions, VidurTablesPredictor,
 };
-use vidur_search::sim::Compat;
 
 const TOKEN_OPS: [&str; 12] = [
     "attn_pre_proj",

@@ -7,7 +7,7 @@
 mod common;
 
 use libfuzzer_sys::fuzz_target;
-use vidur_search::sim::Compat;
+use vidur_search::compat::Compat;
 use vidur_search::workload::{
     self, IntervalConfig, LengthConfig, SyntheticConfig, TraceReplayConfig, WorkloadConfig,
 };

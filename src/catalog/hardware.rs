@@ -259,7 +259,7 @@ impl HardwareCatalog {
     pub fn merge(&mut self, text: &str, source_name: &str) -> Result<(), CatalogError> {
         let patch: RawFile = serde_saphyr::from_str(text).map_err(|e| CatalogError::Hardware {
             source_name: source_name.to_string(),
-            message: crate::config::yaml_message(&e, source_name),
+            message: crate::parse_messages::yaml_message(&e, source_name),
         })?;
         let mut raw = self.raw.clone();
         for (key, g) in patch.gpus {

@@ -110,7 +110,7 @@ pub fn from_hf_json(text: &str, source_name: &str) -> Result<HfModel, CatalogErr
         source_name: source_name.to_string(),
         line: e.line(),
         column: e.column(),
-        message: crate::config::json_message(&e),
+        message: crate::parse_messages::json_message(&e),
     })?;
     let Value::Object(obj) = value else {
         return Err(CatalogError::ConfigInvalid {

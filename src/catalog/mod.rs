@@ -197,31 +197,6 @@ pub enum CatalogError {
     },
 }
 
-/// Architecture, peaks and link speed of a catalog GPU: the frame the analytic predictor's
-/// efficiencies are relative to. `None` for names the catalog does not know.
-pub fn device_frame(name: &str) -> Option<crate::predictor::analytic::fit::DeviceFrame> {
-    let cat = HardwareCatalog::embedded();
-    let g = cat.gpu(name).ok()?;
-    Some(gpu_frame(g, name))
-}
-
-/// The analytic predictor's view of a catalog GPU, stored under `name`.
-pub fn gpu_frame(
-    g: &hardware::GpuSpec,
-    name: &str,
-) -> crate::predictor::analytic::fit::DeviceFrame {
-    crate::predictor::analytic::fit::DeviceFrame {
-        name: name.to_ascii_lowercase(),
-        arch: g.architecture.name().to_string(),
-        roofline: crate::predictor::analytic::curves::Roofline {
-            flops: g.bf16_dense_tflops * 1e12,
-            mem_bw: g.memory_bandwidth_gb_per_s * 1e9,
-            sms: g.sm_count.map_or(0.0, f64::from),
-        },
-        intra_node_bw_gbps: g.intra_node_bandwidth_gb_per_s,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

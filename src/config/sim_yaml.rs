@@ -12,6 +12,11 @@
 //! scheduler: {type: sarathi, chunk_size: 512, batch_size_cap: 128}
 //! router: round_robin                # round_robin | lor | random
 //! workload: {trace_replay: {trace_file: trace.csv, time_scale_factor: 0.4}}
+//! # or synthetic: {lengths: ..., intervals: ..., num_requests: 1000}, or a closed loop of
+//! # `concurrency` clients (think_time_s, ramp_up_s and max_tokens optional; warm-up requests
+//! # are simulated but left out of the metrics):
+//! # workload: {closed_loop: {concurrency: 32, num_requests: 640, warmup_requests: 64,
+//! #            lengths: {fixed: {prefill_tokens: 1024, decode_tokens: 1024}}, seed: 7}}
 //! predictor: {vidur_tables: {dir: tables/llama2-7b_a100_tp1}}
 //! seed: 42
 //! time_limit_s: 1800                 # optional
@@ -31,8 +36,9 @@ use serde::{Deserialize, Serialize};
 
 use super::ConfigError;
 use crate::catalog::{self, GpuSpec, HardwareCatalog};
+use crate::compat::Compat;
 use crate::predictor::VidurTablesOptions;
-use crate::sim::{Compat, MetricsOptions, RouterKind, SchedulerConfig, SimConfig};
+use crate::sim::{MetricsOptions, RouterKind, SchedulerConfig, SimConfig};
 use crate::workload::WorkloadConfig;
 
 fn one() -> u32 {
@@ -231,7 +237,10 @@ pub struct SimRun {
 pub fn load(path: &Path) -> Result<SimRun, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|e| ConfigError::io(path, e))?;
     let file: SimFile = serde_saphyr::from_str(&text).map_err(|e| {
-        ConfigError::invalid(path, super::yaml_message(&e, &path.display().to_string()))
+        ConfigError::invalid(
+            path,
+            crate::parse_messages::yaml_message(&e, &path.display().to_string()),
+        )
     })?;
     file.predictor
         .check()

@@ -8,8 +8,9 @@ use serde_json::Value;
 
 use super::ConfigError;
 use crate::catalog::{DeviceSpec, ModelSpec, NodeSpec};
+use crate::compat::Compat;
 use crate::predictor::VidurTablesOptions;
-use crate::sim::{Compat, MetricsOptions, RouterKind, SchedulerConfig, SchedulerKind, SimConfig};
+use crate::sim::{MetricsOptions, RouterKind, SchedulerConfig, SchedulerKind, SimConfig};
 use crate::workload::{
     IntervalConfig, LengthConfig, SyntheticConfig, TraceReplayConfig, WorkloadConfig,
 };
@@ -143,7 +144,7 @@ pub fn load(path: &Path, trace: Option<&Path>) -> Result<VidurRun, ConfigError> 
                 "line {} column {}: invalid JSON: {}",
                 e.line(),
                 e.column(),
-                super::json_message(&e)
+                crate::parse_messages::json_message(&e)
             ),
         )
     })?;
@@ -287,7 +288,6 @@ pub fn load(path: &Path, trace: Option<&Path>) -> Result<VidurRun, ConfigError> 
         metrics: MetricsOptions {
             chrome_trace: flag("enable_chrome_trace", true),
             token_metrics: flag("store_token_completion_metrics", false),
-            disabled: false,
         },
     };
     sim.validate()

@@ -1,13 +1,15 @@
-//! Metrics (vidur-behavior.md §9, §12 items 14–15): the engine calls the [`Recorder`] hooks in
-//! Vidur's order; [`Recorder::finish`] yields [`SimMetrics`], which computes the [`Summary`] and
-//! writes Vidur-format outputs.
+//! Metrics (vidur-behavior.md §9, §12 items 14–15): the [`Recorder`] is a
+//! [`SimObserver`] whose hooks the engine calls in Vidur's order; [`Recorder::finish`] yields
+//! [`SimMetrics`], which computes the [`Summary`] and writes Vidur-format outputs.
+//! [`simulate_recorded`] runs a simulation with a recorder attached.
 //!
 //! What is recorded where (Vidur's `metrics_store`):
 //! * arrival: the request histograms (P+D, P, D, P/D, inter-arrival delay) and the arrival series;
 //! * batch end: completed requests (completion order matters: CDF ties break by push order), the
 //!   memory meter, prefill/decode token series and the per-token decode latency (TBT), then the
 //!   five batch metrics into DDSketches;
-//! * stage schedule/end: busy and MFU meters, Chrome trace slices.
+//! * stage schedule/end: busy and MFU meters (MFU computed here from the priced batch),
+//!   Chrome trace slices.
 //!
 //! Per-request time columns are derived at [`Recorder::finish`] from the final request state,
 //! which is what Vidur records at completion (nothing changes a request after it completes).
@@ -15,6 +17,12 @@
 //! `Compat::Vidur` keeps Vidur's meter quirks (dropped first segment, `id−1` file slots) and its
 //! sketch-approximated batch/TBT CDF files; `Compat::Default` counts every meter segment from 0
 //! to the end of the run, names files by 0-based id and writes exact quantiles.
+//!
+//! Warm-up ([`RecorderSetup::warmup_requests`]): the first requests (by id, i.e. arrival order)
+//! are simulated but left out of every request-level record (rows, histograms, request CDFs,
+//! arrival/completion/prefill/decode series, TBT, the summary's latencies and throughput). The
+//! batch metrics and utilization meters describe the whole run. The in-flight count
+//! ([`Summary::in_flight_mean`]) counts every request.
 
 mod chrome;
 mod meter;
@@ -24,15 +32,22 @@ mod request_metrics;
 mod sketch;
 pub mod stats;
 
+use crate::compat::Compat;
+use crate::predictor::{BatchEntry, ExecutionTimePredictor, StageTime};
 use crate::sim::batch::Batch;
-use crate::sim::config::{Compat, MetricsOptions};
+use crate::sim::config::MetricsOptions;
 use crate::sim::request::{ReqId, Request};
+use crate::sim::{SimConfig, SimError, SimObserver, SimOutput};
+use crate::workload::{RequestSource, RequestSpec};
 
 pub use chrome::ChromeTrace;
 pub use meter::{MeterStats, SeriesAverageMeter};
 pub use output::MetricsError;
 pub use pyfmt::py_float;
-pub use request_metrics::{RequestMetric, RequestMetricsRow, RequestTimes, REQUEST_METRICS_HEADER};
+pub use request_metrics::{
+    e2e, scheduling_delay, tbt_gap, tpot, tpot_bench, ttft, RequestMetric, RequestMetricsRow,
+    RequestTimes, REQUEST_METRICS_HEADER,
+};
 pub use sketch::{DdSketch, SketchValue, VIDUR_RELATIVE_ACCURACY};
 pub use stats::{
     quantile, quantile_sorted, LatencyStats, RequestCounts, Summary, Throughput, UtilizationSummary,
@@ -49,7 +64,117 @@ pub struct RecorderSetup {
     pub compat: Compat,
     /// Optional recordings.
     pub options: MetricsOptions,
+    /// MFU inputs.
+    pub mfu: MfuModel,
+    /// Requests with an id below this are simulated but not measured (see the module docs);
+    /// 0 measures every request.
+    pub warmup_requests: u64,
 }
+
+impl RecorderSetup {
+    /// The setup for a run under `cfg`, measuring every request.
+    pub fn from_config(cfg: &SimConfig) -> Self {
+        RecorderSetup {
+            num_replicas: cfg.num_replicas,
+            num_stages: cfg.num_pipeline_stages,
+            compat: cfg.compat,
+            options: cfg.metrics.clone(),
+            mfu: MfuModel::from_config(cfg),
+            warmup_requests: 0,
+        }
+    }
+}
+
+/// MFU inputs (vidur-behavior.md §9.6): a stage's FLOPs are `2·tokens·params_per_device` plus
+/// `attn_coeff·n·(n + processed)` per member, over `device_flops`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MfuModel {
+    /// Parameters held by one device.
+    pub params_per_device: f64,
+    /// `4 · layers per stage · query heads per device · head dim`.
+    pub attn_coeff: f64,
+    /// Peak FLOP/s of one device.
+    pub device_flops: f64,
+}
+
+impl MfuModel {
+    /// The inputs for `cfg`'s model, device and parallel layout.
+    pub fn from_config(cfg: &SimConfig) -> Self {
+        let m = &cfg.model;
+        let (tp, pp) = (
+            cfg.tensor_parallel_size as f64,
+            cfg.num_pipeline_stages as f64,
+        );
+        // Vidur divides by fp16_tflops·2^40; default mode uses SI tera (1e12).
+        let tera = if cfg.compat.is_vidur() {
+            2f64.powi(40)
+        } else {
+            1e12
+        };
+        MfuModel {
+            params_per_device: m
+                .params_per_device(cfg.tensor_parallel_size, cfg.num_pipeline_stages)
+                as f64,
+            attn_coeff: 4.0
+                * (m.num_layers as f64 / pp).floor()
+                * (m.num_q_heads as f64 / tp).floor()
+                * m.head_dim as f64,
+            device_flops: cfg.device.fp16_tflops * tera,
+        }
+    }
+
+    /// MFU (%) of one stage running `entries` for `total_s` seconds; 0 for a zero-time stage.
+    pub fn percent(&self, entries: &[BatchEntry], total_s: f64) -> f64 {
+        // Same operations, in the same order, as Vidur: the MFU files are compared bit for bit.
+        let mut mlp_tokens = 0f64;
+        let mut attn_flops = 0f64;
+        for e in entries {
+            let n = e.num_tokens as f64;
+            mlp_tokens += n;
+            attn_flops += self.attn_coeff * n * (n + e.num_processed_tokens as f64);
+        }
+        let flops = 2.0 * mlp_tokens * self.params_per_device + attn_flops;
+        if total_s > 0.0 {
+            flops / total_s * 100.0 / self.device_flops
+        } else {
+            0.0
+        }
+    }
+}
+
+/// Run one simulation of `requests` under `cfg` with a [`Recorder`] set up from `cfg`
+/// ([`RecorderSetup::from_config`]); see [`crate::sim::simulate`].
+pub fn simulate_recorded(
+    cfg: &SimConfig,
+    requests: &[RequestSpec],
+    predictor: &dyn ExecutionTimePredictor,
+) -> Result<(SimOutput, SimMetrics), SimError> {
+    let mut rec = Recorder::new(
+        RecorderSetup::from_config(cfg),
+        requests.len().min(MAX_PRESIZED),
+    );
+    let out = crate::sim::simulate(cfg, requests, predictor, &mut rec)?;
+    let metrics = rec.finish(&out.requests, out.end_time);
+    Ok((out, metrics))
+}
+
+/// Run one simulation pulling arrivals from `source`, recorded under `setup` (e.g.
+/// [`RecorderSetup::from_config`] with a warm-up); see [`crate::sim::simulate_source`].
+pub fn simulate_source_recorded<S: RequestSource + ?Sized>(
+    cfg: &SimConfig,
+    source: &mut S,
+    predictor: &dyn ExecutionTimePredictor,
+    setup: RecorderSetup,
+) -> Result<(SimOutput, SimMetrics), SimError> {
+    let capacity = source.remaining().unwrap_or(0).min(MAX_PRESIZED);
+    let mut rec = Recorder::new(setup, capacity);
+    let out = crate::sim::simulate_source(cfg, source, predictor, &mut rec)?;
+    let metrics = rec.finish(&out.requests, out.end_time);
+    Ok((out, metrics))
+}
+
+/// Requests a recorder reserves room for up front; larger runs grow as requests arrive.
+const MAX_PRESIZED: usize = 1 << 20;
 
 /// The five per-batch metrics (vidur-behavior.md §9.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -152,6 +277,57 @@ pub struct Recorder {
     busy: Vec<SeriesAverageMeter>,
     mfu: Vec<SeriesAverageMeter>,
     chrome: Option<ChromeTrace>,
+    in_flight: InFlight,
+    /// Warm-up requests that arrived.
+    warmup_arrived: u64,
+}
+
+/// The number of requests in flight (arrived, not completed), integrated over time from the
+/// arrival of the first measured request; the window ends at the latest arrival.
+#[derive(Debug, Clone, Default)]
+struct InFlight {
+    count: u64,
+    /// Window start: arrival of the first measured request.
+    start: Option<f64>,
+    /// Time up to which `area` is integrated.
+    t: f64,
+    /// ∫ count dt over [start, t].
+    area: f64,
+    /// `(time, area)` at the latest arrival in the window.
+    at_last_arrival: (f64, f64),
+}
+
+impl InFlight {
+    fn advance(&mut self, t: f64) {
+        if self.start.is_some() {
+            self.area += self.count as f64 * (t - self.t);
+        }
+        self.t = t;
+    }
+
+    fn arrive(&mut self, t: f64, measured: bool) {
+        self.advance(t);
+        if measured && self.start.is_none() {
+            self.start = Some(t);
+        }
+        self.count += 1;
+        if self.start.is_some() {
+            self.at_last_arrival = (t, self.area);
+        }
+    }
+
+    fn complete(&mut self, t: f64) {
+        self.advance(t);
+        self.count = self.count.saturating_sub(1);
+    }
+
+    /// Time-averaged count over [first measured arrival, last arrival]; `None` for an empty
+    /// window.
+    fn mean(&self) -> Option<f64> {
+        let start = self.start?;
+        let (end, area) = self.at_last_arrival;
+        (end > start).then(|| area / (end - start))
+    }
 }
 
 /// Meter slot of entity `id` among `n`: Vidur indexes `id − 1`, so id 0 lands in the last slot.
@@ -198,6 +374,8 @@ impl Recorder {
             memory,
             busy,
             mfu,
+            in_flight: InFlight::default(),
+            warmup_arrived: 0,
         }
     }
 
@@ -210,94 +388,16 @@ impl Recorder {
             + slot(self.setup.compat, stage, self.setup.num_stages)
     }
 
-    /// A request arrived (its P/D are the arrival values).
-    pub fn on_request_arrival(&mut self, t: f64, req: &Request) {
-        if self.setup.options.disabled {
-            return;
-        }
-        self.arrivals.push(Arrival {
-            id: req.id,
-            t,
-            prefill: req.num_prefill_tokens,
-            decode: req.num_decode_tokens,
-        });
+    /// Whether request `id` is measured (not a warm-up request).
+    fn measured(&self, id: ReqId) -> bool {
+        u64::from(id) >= self.setup.warmup_requests
     }
 
-    /// A replica formed one or more batches; `memory_usage_percent` is after allocation.
-    pub fn on_replica_schedule(&mut self, t: f64, replica: u32, memory_usage_percent: f64) {
-        if self.setup.options.disabled {
-            return;
-        }
-        let s = self.replica_slot(replica);
-        self.memory[s].put(t, memory_usage_percent);
-    }
-
-    /// Stage `stage` of `replica` started a batch; `mfu` in percent.
-    pub fn on_stage_schedule(&mut self, t: f64, replica: u32, stage: u32, mfu: f64) {
-        if self.setup.options.disabled {
-            return;
-        }
+    /// Stage `stage` of `replica` started a batch at `t`; `mfu` in percent.
+    fn record_stage_start(&mut self, t: f64, replica: u32, stage: u32, mfu: f64) {
         let s = self.stage_slot(replica, stage);
         self.busy[s].put_int(t, 100);
         self.mfu[s].put(t, mfu);
-    }
-
-    /// Stage `stage` of `replica` finished `batch` at `t` after `exec_s` seconds.
-    pub fn on_stage_end(&mut self, t: f64, replica: u32, stage: u32, batch: &Batch, exec_s: f64) {
-        if self.setup.options.disabled {
-            return;
-        }
-        let s = self.stage_slot(replica, stage);
-        self.busy[s].put_int(t, 0);
-        self.mfu[s].put_int(t, 0);
-        if let Some(c) = &mut self.chrome {
-            c.record(t, replica, stage, batch, exec_s);
-        }
-    }
-
-    /// `batch` finished its last stage at `t`; request states are already updated;
-    /// `memory_usage_percent` is after completed requests were freed.
-    pub fn on_batch_end(
-        &mut self,
-        t: f64,
-        replica: u32,
-        batch: &Batch,
-        requests: &[Request],
-        memory_usage_percent: f64,
-    ) {
-        if self.setup.options.disabled {
-            return;
-        }
-        // Vidur order: completed requests, memory meter, per-token metrics, batch metrics.
-        for &id in &batch.requests {
-            if requests[id as usize].completed {
-                self.completions.push((t, id));
-            }
-        }
-        let s = self.replica_slot(replica);
-        self.memory[s].put(t, memory_usage_percent);
-        let mut decoded = 0;
-        for &id in &batch.requests {
-            let r = &requests[id as usize];
-            // Exact float equality is Vidur's test: prefill_completed_at is set to this very t.
-            if t == r.prefill_completed_at {
-                self.prefill_series.push((t, r.num_prefill_tokens));
-            }
-            if r.has_started_decode() && self.setup.options.token_metrics {
-                self.tbt
-                    .push(t - batch.scheduled_at + r.latest_iteration_scheduling_delay);
-                decoded += 1;
-            }
-        }
-        if decoded > 0 {
-            self.decode_series.push((t, decoded));
-        }
-        let [exec, tokens, prefill, decode, size] = &mut self.batch;
-        exec.push(t - batch.scheduled_at);
-        tokens.push(batch.total_num_tokens as f64);
-        prefill.push(batch.num_prefill_tokens as f64);
-        decode.push(batch.num_decode_tokens() as f64);
-        size.push(batch.size() as f64);
     }
 
     /// End of the run at simulated time `end_time`.
@@ -314,6 +414,8 @@ impl Recorder {
             mut busy,
             mut mfu,
             chrome,
+            in_flight,
+            warmup_arrived,
         } = self;
         if !setup.compat.is_vidur() {
             // Every meter covers [0, end_time], so replicas and stages average over the same span.
@@ -350,6 +452,8 @@ impl Recorder {
         let mut metrics = SimMetrics {
             setup,
             end_time,
+            in_flight_mean: in_flight.mean(),
+            warmup_arrived,
             rows,
             completions,
             arrival_times,
@@ -374,11 +478,102 @@ impl Recorder {
     }
 }
 
+impl SimObserver for Recorder {
+    fn on_request_arrival(&mut self, t: f64, req: &Request) {
+        let measured = self.measured(req.id);
+        self.in_flight.arrive(t, measured);
+        if !measured {
+            self.warmup_arrived += 1;
+            return;
+        }
+        self.arrivals.push(Arrival {
+            id: req.id,
+            t,
+            prefill: req.num_prefill_tokens,
+            decode: req.num_decode_tokens,
+        });
+    }
+
+    fn on_replica_schedule(&mut self, t: f64, replica: u32, memory_usage_percent: f64) {
+        let s = self.replica_slot(replica);
+        self.memory[s].put(t, memory_usage_percent);
+    }
+
+    fn on_stage_schedule(
+        &mut self,
+        t: f64,
+        replica: u32,
+        stage: u32,
+        _batch: &Batch,
+        entries: &[BatchEntry],
+        time: &StageTime,
+    ) {
+        let mfu = self.setup.mfu.percent(entries, time.total_s);
+        self.record_stage_start(t, replica, stage, mfu);
+    }
+
+    fn on_stage_end(&mut self, t: f64, replica: u32, stage: u32, batch: &Batch, exec_s: f64) {
+        let s = self.stage_slot(replica, stage);
+        self.busy[s].put_int(t, 0);
+        self.mfu[s].put_int(t, 0);
+        if let Some(c) = &mut self.chrome {
+            c.record(t, replica, stage, batch, exec_s);
+        }
+    }
+
+    fn on_batch_end(
+        &mut self,
+        t: f64,
+        replica: u32,
+        batch: &Batch,
+        requests: &[Request],
+        memory_usage_percent: f64,
+    ) {
+        // Vidur order: completed requests, memory meter, per-token metrics, batch metrics.
+        for &id in &batch.requests {
+            if requests[id as usize].completed {
+                self.in_flight.complete(t);
+                if self.measured(id) {
+                    self.completions.push((t, id));
+                }
+            }
+        }
+        let s = self.replica_slot(replica);
+        self.memory[s].put(t, memory_usage_percent);
+        let mut decoded = 0;
+        for &id in &batch.requests {
+            if !self.measured(id) {
+                continue;
+            }
+            let r = &requests[id as usize];
+            // Exact float equality is Vidur's test: prefill_completed_at is set to this very t.
+            if t == r.prefill_completed_at {
+                self.prefill_series.push((t, r.num_prefill_tokens));
+            }
+            if r.has_started_decode() && self.setup.options.token_metrics {
+                self.tbt.push(tbt_gap(t, batch, r));
+                decoded += 1;
+            }
+        }
+        if decoded > 0 {
+            self.decode_series.push((t, decoded));
+        }
+        let [exec, tokens, prefill, decode, size] = &mut self.batch;
+        exec.push(t - batch.scheduled_at);
+        tokens.push(batch.total_num_tokens as f64);
+        prefill.push(batch.num_prefill_tokens as f64);
+        decode.push(batch.num_decode_tokens() as f64);
+        size.push(batch.size() as f64);
+    }
+}
+
 /// Everything recorded by one run.
 #[derive(Debug)]
 pub struct SimMetrics {
     setup: RecorderSetup,
     end_time: f64,
+    in_flight_mean: Option<f64>,
+    warmup_arrived: u64,
     /// Arrived requests, by id.
     rows: Vec<RequestMetricsRow>,
     completions: Vec<(f64, ReqId)>,
@@ -411,6 +606,11 @@ impl SimMetrics {
     /// Simulated end time (s).
     pub fn end_time(&self) -> f64 {
         self.end_time
+    }
+
+    /// Mean requests in flight over the measurement window ([`Summary::in_flight_mean`]).
+    pub fn in_flight_mean(&self) -> Option<f64> {
+        self.in_flight_mean
     }
 
     /// One row per arrived request, sorted by id (the rows of `request_metrics.csv`).
@@ -484,8 +684,9 @@ impl SimMetrics {
         self.chrome.as_ref()
     }
 
-    /// The run summary. Throughput is measured from the first arrival to `end_time` and counts
-    /// completed requests only (with their arrival-time P and D).
+    /// The run summary, over measured requests (warm-up excluded). Throughput is measured from
+    /// the first measured arrival to `end_time` and counts completed requests only (with their
+    /// arrival-time P and D).
     pub fn summary(&self) -> Summary {
         let done: Vec<&RequestMetricsRow> =
             self.rows.iter().filter(|r| r.times.is_some()).collect();
@@ -511,9 +712,16 @@ impl SimMetrics {
                 arrived: self.rows.len(),
                 completed: done.len(),
                 unfinished: self.rows.len() - done.len(),
+                warmup: self.warmup_arrived,
             },
             ttft: stats(RequestMetric::PrefillE2eTime),
             tpot: stats(RequestMetric::DecodeTimeExecutionPlusPreemptionNormalized),
+            tpot_bench: LatencyStats::of(
+                &done
+                    .iter()
+                    .filter_map(|r| r.tpot_bench())
+                    .collect::<Vec<f64>>(),
+            ),
             tbt: LatencyStats::of(self.tbt.exact()),
             e2e: stats(RequestMetric::E2eTime),
             scheduling_delay: stats(RequestMetric::SchedulingDelay),
@@ -529,6 +737,7 @@ impl SimMetrics {
                 busy_percent: mean_of(&self.busy),
                 mfu_percent: mean_of(&self.mfu),
             },
+            in_flight_mean: self.in_flight_mean,
         }
     }
 }

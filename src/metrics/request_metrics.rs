@@ -4,7 +4,46 @@
 //! "P" and "D" in the normalized columns are the values at completion, so a restart changes
 //! them (§12 item 14); the histogram columns use the arrival values.
 
+use crate::sim::batch::Batch;
 use crate::sim::request::{ReqId, Request};
+
+// The request latencies, defined once: `request_metrics.csv`, the summary and the capacity
+// search's SLO guard all use these. Each reads a request that has reached the milestone (first
+// token, first batch, completion); checking that is the caller's business.
+
+/// TTFT: `prefill_completed_at − arrived_at` (the first token comes with the last prefill chunk).
+pub fn ttft(r: &Request) -> f64 {
+    r.prefill_completed_at - r.arrived_at
+}
+
+/// Scheduling delay: first batch formation − arrival.
+pub fn scheduling_delay(r: &Request) -> f64 {
+    r.scheduling_delay
+}
+
+/// End-to-end latency: `completed_at − arrived_at`.
+pub fn e2e(r: &Request) -> f64 {
+    r.completed_at - r.arrived_at
+}
+
+/// Vidur's TPOT (`decode_time_execution_plus_preemption_normalized`): time from the first token
+/// to completion over D, with D the value at completion (≥ 1 for a completed request; a restart
+/// lowers it). Counts the first output token's share, unlike [`tpot_bench`].
+pub fn tpot(r: &Request) -> f64 {
+    (r.completed_at - r.prefill_completed_at) / r.num_decode_tokens as f64
+}
+
+/// Benchmark-style TPOT, as `vllm bench serve` reports it: `(e2e − ttft) / (output tokens − 1)`,
+/// the mean gap between output tokens after the first. `None` for one output token (no gap).
+pub fn tpot_bench(e2e: f64, ttft: f64, output_tokens: u32) -> Option<f64> {
+    (output_tokens > 1).then(|| (e2e - ttft) / (output_tokens - 1) as f64)
+}
+
+/// One inter-token gap (TBT) of `r`, whose decode iteration in `batch` ended at `t`: the
+/// iteration's time from formation, plus the wait since the request's previous iteration.
+pub fn tbt_gap(t: f64, batch: &Batch, r: &Request) -> f64 {
+    t - batch.scheduled_at + r.latest_iteration_scheduling_delay
+}
 
 /// The 14 request time metrics, in `request_metrics.csv` column order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -127,7 +166,7 @@ impl RequestTimes {
     pub fn of(r: &Request) -> Self {
         let d = r.num_decode_tokens as f64;
         let p = r.num_prefill_tokens as f64;
-        let e2e = r.completed_at - r.arrived_at;
+        let e2e = e2e(r);
         let exec_plus_preempt = r.execution_time + r.preempted_time;
         let prefill_exec = r.prefill_completed_at - r.scheduled_at;
         RequestTimes {
@@ -138,15 +177,13 @@ impl RequestTimes {
             request_model_execution_time: r.model_execution_time,
             request_model_execution_time_normalized: r.model_execution_time / d,
             request_preemption_time: r.preempted_time,
-            request_scheduling_delay: r.scheduling_delay,
+            request_scheduling_delay: scheduling_delay(r),
             request_execution_plus_preemption_time: exec_plus_preempt,
             request_execution_plus_preemption_time_normalized: exec_plus_preempt / d,
-            prefill_e2e_time: r.prefill_completed_at - r.arrived_at,
+            prefill_e2e_time: ttft(r),
             prefill_time_execution_plus_preemption: prefill_exec,
             prefill_time_execution_plus_preemption_normalized: prefill_exec / p,
-            decode_time_execution_plus_preemption_normalized: (r.completed_at
-                - r.prefill_completed_at)
-                / d,
+            decode_time_execution_plus_preemption_normalized: tpot(r),
         }
     }
 
@@ -212,6 +249,17 @@ impl RequestMetricsRow {
     pub fn pd_ratio(&self) -> f64 {
         self.num_prefill_tokens as f64 / self.num_decode_tokens as f64
     }
+
+    /// Benchmark-style TPOT ([`tpot_bench`]) over the output tokens asked for at arrival;
+    /// `None` if the request did not complete or has one output token.
+    pub fn tpot_bench(&self) -> Option<f64> {
+        let t = self.times?;
+        tpot_bench(
+            t.request_e2e_time,
+            t.prefill_e2e_time,
+            self.num_decode_tokens,
+        )
+    }
 }
 
 /// Vidur's `request_metrics.csv` header.
@@ -270,5 +318,29 @@ mod tests {
         for m in RequestMetric::ALL {
             assert!(t.get(m).is_finite());
         }
+    }
+
+    #[test]
+    fn bench_tpot_skips_the_first_token() {
+        // 10 output tokens: TTFT 1 s, E2E 3.7 s → 9 gaps over 2.7 s; Vidur's TPOT is 2.7 / 10.
+        let mut r = Request::new(0, 1.0, 100, 10);
+        r.prefill_completed_at = 2.0;
+        r.completed_at = 4.7;
+        let times = RequestTimes::of(&r);
+        let row = RequestMetricsRow {
+            id: 0,
+            arrived_at: 1.0,
+            times: Some(times),
+            inter_arrival_delay: None,
+            num_prefill_tokens: 100,
+            num_decode_tokens: 10,
+            num_restarts: Some(0),
+        };
+        let bench = row.tpot_bench().unwrap();
+        assert!((bench - 0.3).abs() < 1e-12, "{bench}");
+        assert!((times.decode_time_execution_plus_preemption_normalized - 0.27).abs() < 1e-12);
+        assert_eq!(tpot_bench(3.0, 1.0, 1), None);
+        assert_eq!(tpot_bench(3.0, 1.0, 3), Some(1.0));
+        assert_eq!(RequestMetricsRow { times: None, ..row }.tpot_bench(), None);
     }
 }

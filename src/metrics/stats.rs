@@ -80,6 +80,8 @@ pub struct RequestCounts {
     pub completed: usize,
     /// Arrived but not completed by the end of the run.
     pub unfinished: usize,
+    /// Warm-up requests: simulated, not counted above nor in any statistic.
+    pub warmup: u64,
 }
 
 /// Throughput over the span from the first arrival to the end of the run.
@@ -115,8 +117,13 @@ pub struct Summary {
     pub requests: RequestCounts,
     /// Time to first token (`prefill_e2e_time`) of completed requests.
     pub ttft: LatencyStats,
-    /// Time per output token (`decode_time_execution_plus_preemption_normalized`).
+    /// Time per output token as Vidur defines it
+    /// (`decode_time_execution_plus_preemption_normalized`): first token to completion over all
+    /// D output tokens.
     pub tpot: LatencyStats,
+    /// Benchmark-style time per output token, as `vllm bench serve` reports it:
+    /// `(e2e − ttft) / (D − 1)`, requests with one output token excluded.
+    pub tpot_bench: LatencyStats,
     /// True inter-token gaps (every decode token; empty without token metrics).
     pub tbt: LatencyStats,
     /// End-to-end latency (`request_e2e_time`).
@@ -129,14 +136,19 @@ pub struct Summary {
     pub throughput: Throughput,
     /// Utilization.
     pub utilization: UtilizationSummary,
+    /// Mean number of requests in flight (arrived, not completed; warm-up ones included),
+    /// time-averaged from the first measured arrival to the last arrival. A closed loop of
+    /// N clients without think time holds N (Little's law). `None` for an empty window.
+    pub in_flight_mean: Option<f64>,
 }
 
 impl Summary {
     /// The latency distributions with display names, in report order.
-    pub fn distributions(&self) -> [(&'static str, &LatencyStats); 6] {
+    pub fn distributions(&self) -> [(&'static str, &LatencyStats); 7] {
         [
             ("ttft", &self.ttft),
             ("tpot", &self.tpot),
+            ("tpot_bench", &self.tpot_bench),
             ("tbt (inter-token)", &self.tbt),
             ("e2e", &self.e2e),
             ("scheduling_delay", &self.scheduling_delay),

@@ -26,6 +26,23 @@ impl Drop for Scratch {
     }
 }
 
+/// A setup measuring every request; its MFU inputs are placeholders (the driven runs below set
+/// MFU values directly through `record_stage_start`).
+fn setup(compat: Compat, num_replicas: u32, num_stages: u32) -> RecorderSetup {
+    RecorderSetup {
+        num_replicas,
+        num_stages,
+        compat,
+        options: MetricsOptions::default(),
+        mfu: MfuModel {
+            params_per_device: 1.0,
+            attn_coeff: 0.0,
+            device_flops: 1.0,
+        },
+        warmup_requests: 0,
+    }
+}
+
 /// Drives Request/Batch state and the recorder hooks like the engine does (1 stage per replica).
 struct Driver {
     rec: Recorder,
@@ -34,13 +51,7 @@ struct Driver {
 }
 
 impl Driver {
-    fn new(compat: Compat, replicas: u32, reqs: Vec<Request>) -> Self {
-        let setup = RecorderSetup {
-            num_replicas: replicas,
-            num_stages: 1,
-            compat,
-            options: MetricsOptions::default(),
-        };
+    fn with_setup(setup: RecorderSetup, reqs: Vec<Request>) -> Self {
         let n = reqs.len();
         Driver {
             rec: Recorder::new(setup, n),
@@ -82,7 +93,7 @@ impl Driver {
         for &(id, _) in members {
             self.reqs[id as usize].on_batch_stage_schedule(start);
         }
-        self.rec.on_stage_schedule(start, 0, 0, 10.0);
+        self.rec.record_stage_start(start, 0, 0, 10.0);
         let exec = end - start;
         for &(id, _) in members {
             self.reqs[id as usize].on_batch_stage_end(end, exec, exec);
@@ -97,12 +108,16 @@ impl Driver {
 
 /// req0 (P4 D3) and req1 (P2 D1) complete; req2 (P8 D2) is still decoding at the end (12 s).
 fn tiny_run(compat: Compat) -> SimMetrics {
+    tiny_run_with(setup(compat, 1, 1))
+}
+
+fn tiny_run_with(setup: RecorderSetup) -> SimMetrics {
     let reqs = vec![
         Request::new(0, 0.0, 4, 3),
         Request::new(1, 0.5, 2, 1),
         Request::new(2, 10.0, 8, 2),
     ];
-    let mut d = Driver::new(compat, 1, reqs);
+    let mut d = Driver::with_setup(setup, reqs);
     d.arrive(0);
     d.iteration(&[(0, 4)], 0.0, 40.0, 0.0, 1.0, 40.0);
     d.arrive(1);
@@ -181,7 +196,8 @@ fn summary_values() {
         RequestCounts {
             arrived: 3,
             completed: 2,
-            unfinished: 1
+            unfinished: 1,
+            warmup: 0,
         }
     );
     assert_eq!(
@@ -196,17 +212,9 @@ fn summary_values() {
     assert_eq!(s.throughput.total_tokens_per_s, Some(10.0 / 12.0));
     assert_eq!(s.utilization.busy_percent, Some(350.0 / 12.0));
 
-    let empty = Recorder::new(
-        RecorderSetup {
-            num_replicas: 1,
-            num_stages: 1,
-            compat: Compat::Default,
-            options: MetricsOptions::default(),
-        },
-        0,
-    )
-    .finish(&[], 0.0)
-    .summary();
+    let empty = Recorder::new(setup(Compat::Default, 1, 1), 0)
+        .finish(&[], 0.0)
+        .summary();
     let json = serde_json::to_value(&empty).unwrap();
     assert!(json["ttft"]["p99"].is_null());
     assert!(json["throughput"]["requests_per_s"].is_null());
@@ -343,12 +351,7 @@ fn written_files_default_mode() {
 
 #[test]
 fn vidur_meter_files_are_index_shifted() {
-    let setup = |compat| RecorderSetup {
-        num_replicas: 3,
-        num_stages: 2,
-        compat,
-        options: MetricsOptions::default(),
-    };
+    let setup = |compat| setup(compat, 3, 2);
     for (compat, mem_file, busy_file) in [
         // Replica id 0 → slot 2 → file replica_3; stage 1 → slot 0 → stage_1.
         (
@@ -366,7 +369,7 @@ fn vidur_meter_files_are_index_shifted() {
         rec.on_replica_schedule(1.0, 0, 50.0);
         rec.on_replica_schedule(2.0, 0, 50.0);
         let b = Batch::default();
-        rec.on_stage_schedule(1.0, 0, 1, 5.0);
+        rec.record_stage_start(1.0, 0, 1, 5.0);
         rec.on_stage_end(2.0, 0, 1, &b, 1.0);
         let m = rec.finish(&[], 3.0);
         assert_eq!(m.memory_stats(0).max, Some(50.0));
@@ -393,4 +396,138 @@ fn vidur_meter_files_are_index_shifted() {
             "{compat:?}"
         );
     }
+}
+
+#[test]
+fn warmup_requests_are_simulated_but_not_measured() {
+    let m = tiny_run_with(RecorderSetup {
+        warmup_requests: 1,
+        ..setup(Compat::Default, 1, 1)
+    });
+    // req0 is warm-up: its row, completion, prefill, and both TBT gaps (all its own) go.
+    let ids: Vec<u32> = m.request_rows().iter().map(|r| r.id).collect();
+    assert_eq!(ids, [1, 2]);
+    assert_eq!(m.completions(), &[(2.0, 1)]);
+    assert!(m.tbt().exact().is_empty());
+    assert_eq!(m.prefill_completions(), &[(2.0, 2), (11.0, 8)]);
+    // The batch metrics still describe the whole run.
+    assert_eq!(m.batch_metric(BatchMetric::Size).exact().len(), 4);
+    let s = m.summary();
+    assert_eq!(
+        s.requests,
+        RequestCounts {
+            arrived: 2,
+            completed: 1,
+            unfinished: 1,
+            warmup: 1,
+        }
+    );
+    assert_eq!((s.ttft.count, s.ttft.mean), (1, Some(1.5)));
+    assert_eq!(s.e2e.count, 1);
+    // Throughput from the first measured arrival (0.5 s) to the end (12 s).
+    assert_eq!(s.throughput.span_s, 11.5);
+    assert_eq!(s.throughput.output_tokens_per_s, Some(1.0 / 11.5));
+
+    let dir = Scratch::new("warmup");
+    m.write_outputs(&dir.0).unwrap();
+    assert_eq!(dir.read("request_metrics.csv").lines().count(), 3);
+    assert_eq!(
+        dir.read("plots/request_arrival_time_series.csv"),
+        ",Time (sec),request_arrival\n0,0.5,1\n1,10.0,2\n"
+    );
+
+    // Without warm-up nothing is excluded.
+    assert_eq!(tiny_run(Compat::Default).summary().requests.warmup, 0);
+}
+
+#[test]
+fn in_flight_mean_is_time_weighted_over_the_window() {
+    // In flight: 1 on [0, 0.5], 2 on [0.5, 2], 1 on [2, 3], 0 on [3, 10] (last arrival).
+    let s = tiny_run(Compat::Default).summary();
+    assert_eq!(s.in_flight_mean, Some(4.5 / 10.0));
+    // From the first measured arrival (0.5 s): 2·1.5 + 1·1 over 9.5 s.
+    let m = tiny_run_with(RecorderSetup {
+        warmup_requests: 1,
+        ..setup(Compat::Default, 1, 1)
+    });
+    assert_eq!(m.in_flight_mean(), Some(4.0 / 9.5));
+    let json = serde_json::to_value(m.summary()).unwrap();
+    assert_eq!(json["in_flight_mean"], 4.0 / 9.5);
+
+    // A closed loop of 3 clients: each completion brings the next arrival at the same instant
+    // (completion first, as the engine orders them); Little's law gives exactly 3.
+    let mut f = InFlight::default();
+    for t in [0.0, 0.0, 0.0] {
+        f.arrive(t, true);
+    }
+    for t in [0.7, 1.1, 1.9, 2.3, 2.8, 4.0] {
+        f.complete(t);
+        f.arrive(t, true);
+    }
+    // The tail after the last arrival drains and is outside the window.
+    f.complete(4.5);
+    assert_eq!(f.mean(), Some(3.0));
+    // Warm-up arrivals open no window; one measured arrival alone is an empty one.
+    let mut g = InFlight::default();
+    g.arrive(0.0, false);
+    assert_eq!(g.mean(), None);
+    g.arrive(1.0, true);
+    assert_eq!(g.mean(), None);
+    // The warm-up request still counts while in flight: 2 on [1, 3].
+    g.arrive(3.0, true);
+    assert_eq!(g.mean(), Some(2.0));
+}
+
+#[test]
+fn bench_tpot_beside_vidur_tpot() {
+    let s = tiny_run(Compat::Default).summary();
+    // req0: TTFT 1, E2E 3, 3 output tokens → (3 − 1) / 2; req1 has one output token.
+    assert_eq!((s.tpot_bench.count, s.tpot_bench.mean), (1, Some(1.0)));
+    // Vidur's TPOT counts both: req0 (3 − 1) / 3 and req1 (2 − 2) / 1.
+    assert_eq!(s.tpot.count, 2);
+    assert_eq!(s.tpot.max, Some(2.0 / 3.0));
+    let names: Vec<&str> = s.distributions().iter().map(|d| d.0).collect();
+    assert_eq!(&names[..3], ["ttft", "tpot", "tpot_bench"]);
+}
+
+#[test]
+fn mfu_from_the_priced_batch() {
+    let model = MfuModel {
+        params_per_device: 3.0,
+        attn_coeff: 2.0,
+        device_flops: 1000.0,
+    };
+    let entries = [
+        BatchEntry {
+            num_tokens: 4,
+            num_processed_tokens: 0,
+            is_prefill_complete: false,
+        },
+        BatchEntry {
+            num_tokens: 1,
+            num_processed_tokens: 10,
+            is_prefill_complete: true,
+        },
+    ];
+    // 2·5 tokens·3 params + 2·4·4 + 2·1·11 = 84 FLOPs over 0.5 s, per 1000 FLOP/s, in %.
+    assert_eq!(model.percent(&entries, 0.5), 84.0 / 0.5 * 100.0 / 1000.0);
+    assert_eq!(model.percent(&entries, 0.0), 0.0);
+
+    let mut rec = Recorder::new(
+        RecorderSetup {
+            mfu: model,
+            ..setup(Compat::Default, 1, 1)
+        },
+        0,
+    );
+    let time = StageTime {
+        total_s: 0.5,
+        model_s: 0.4,
+    };
+    let b = Batch::default();
+    rec.on_stage_schedule(1.0, 0, 0, &b, &entries, &time);
+    rec.on_stage_end(1.5, 0, 0, &b, 0.5);
+    let m = rec.finish(&[], 2.0);
+    assert_eq!(m.mfu_stats(0, 0).max, Some(16.8));
+    assert_eq!(m.busy_stats(0, 0).max, Some(100.0));
 }

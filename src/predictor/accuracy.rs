@@ -6,7 +6,7 @@ use std::path::Path;
 
 use super::analytic::calibration::Calibration;
 use super::analytic::curves::Roofline;
-use super::analytic::fit::{arch_of_sm, gpu_name_of_folder, percentile, shape_of_row};
+use super::analytic::fit::{arch_of_sm, gpu_name_of_folder, percentile, shape_of_row, DeviceFrame};
 use super::analytic::{AnalyticOptions, AnalyticPredictor, GpuInfo, LayerShape};
 use super::compose::TokenOp;
 use super::measured::{KernelSet, ProfileSet};
@@ -70,7 +70,7 @@ fn bucket(t: u64) -> &'static str {
 
 fn gpu_info_of_system(k: &KernelSet, cal: &Calibration) -> GpuInfo {
     let name = gpu_name_of_folder(&k.gpu);
-    let frame = crate::catalog::device_frame(&name);
+    let frame = DeviceFrame::embedded(&name);
     let sms = frame
         .as_ref()
         .map(|f| f.roofline.sms)
@@ -369,7 +369,7 @@ pub fn cross_validate_gemm(
             path: files[0].path.display().to_string(),
             msg: format!("{e} (add the GPU with --hardware FILE)"),
         })?;
-        let r = crate::catalog::gpu_frame(g, device).roofline;
+        let r = DeviceFrame::from_catalog(g, device).roofline;
         let all = fit_gemm_grouped(&vidur_gemm_points(&files), &r).fit;
         for (i, held) in files.iter().enumerate() {
             let rest: Vec<&super::measured::MlpProfile> = files

@@ -20,6 +20,34 @@ fn err(path: &Path, msg: impl std::fmt::Display) -> PredictorError {
     }
 }
 
+/// One bad cell of a measurement CSV; the table error adds the file and line.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+enum CellError {
+    /// Not a number at all.
+    #[error("column '{column}': expected a number, found '{found}'")]
+    NotANumber { column: String, found: String },
+    /// `NaN`: parses as a float but is no usable measurement or key.
+    #[error("column '{column}': expected a number, found NaN")]
+    NaN { column: String },
+    /// A fraction where a count is expected.
+    #[error("column '{column}': expected a whole number, found '{found}'")]
+    NotWhole { column: String, found: String },
+    /// Zero, negative or infinite where a positive quantity is expected (`expected` names it,
+    /// e.g. "a latency in ms").
+    #[error("column '{column}': expected {expected} > 0, found '{found}'")]
+    NotPositive {
+        column: String,
+        expected: &'static str,
+        found: String,
+    },
+    /// Out of range for what it counts.
+    #[error("column '{column}': too large")]
+    TooLarge { column: String },
+    /// Not a boolean.
+    #[error("expected True/False, found '{0}'")]
+    NotBool(String),
+}
+
 /// The parts of a kernel folder's `system.yaml` a roofline needs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SystemSpec {
@@ -74,7 +102,7 @@ impl SystemSpec {
         let y: SystemYaml = serde_saphyr::from_str(&text).map_err(|e| {
             err(
                 path,
-                crate::config::yaml_message(&e, &path.display().to_string()),
+                crate::parse_messages::yaml_message(&e, &path.display().to_string()),
             )
         })?;
         for (field, v) in [
@@ -188,7 +216,7 @@ pub struct KernelSet {
 fn read_csv<T>(
     path: &Path,
     want: &[&str],
-    mut f: impl FnMut(&[usize], &csv::StringRecord) -> Result<Option<T>, String>,
+    mut f: impl FnMut(&[usize], &csv::StringRecord) -> Result<Option<T>, CellError>,
 ) -> Result<Vec<T>, PredictorError> {
     let mut rdr =
         csv::Reader::from_path(path).map_err(|e| err(path, format!("cannot read: {e}")))?;
@@ -225,19 +253,24 @@ fn read_csv<T>(
 
 /// A measured latency (ms): finite and > 0. A zero or negative time would put `inf` into
 /// accuracy reports and negative times into fits, so it is an error naming the cell.
-fn latency(rec: &csv::StringRecord, i: usize, what: &str) -> Result<f64, String> {
+fn latency(rec: &csv::StringRecord, i: usize, what: &str) -> Result<f64, CellError> {
     let v: f64 = num(rec, i, what)?;
     if v.is_finite() && v > 0.0 {
         Ok(v)
     } else {
-        Err(format!(
-            "column '{what}': expected a latency in ms > 0, found '{}'",
-            rec.get(i).unwrap_or("").trim()
-        ))
+        Err(CellError::NotPositive {
+            column: what.to_string(),
+            expected: "a latency in ms",
+            found: rec.get(i).unwrap_or("").trim().to_string(),
+        })
     }
 }
 
-fn num<T: std::str::FromStr>(rec: &csv::StringRecord, i: usize, what: &str) -> Result<T, String> {
+fn num<T: std::str::FromStr>(
+    rec: &csv::StringRecord,
+    i: usize,
+    what: &str,
+) -> Result<T, CellError> {
     let s = rec.get(i).unwrap_or("").trim();
     let v = s.parse::<T>().or_else(|_| {
         // Some writers emit integers as floats ("4096.0"); only exact ones are integers.
@@ -249,14 +282,18 @@ fn num<T: std::str::FromStr>(rec: &csv::StringRecord, i: usize, what: &str) -> R
     });
     match v {
         // NaN parses as a float; a measurement or key that is NaN is not a number we can use.
-        Ok(_) if s.parse::<f64>().is_ok_and(f64::is_nan) => {
-            Err(format!("column '{what}': expected a number, found NaN"))
-        }
+        Ok(_) if s.parse::<f64>().is_ok_and(f64::is_nan) => Err(CellError::NaN {
+            column: what.to_string(),
+        }),
         Ok(v) => Ok(v),
-        Err(()) if s.parse::<f64>().is_ok() => Err(format!(
-            "column '{what}': expected a whole number, found '{s}'"
-        )),
-        Err(()) => Err(format!("column '{what}': expected a number, found '{s}'")),
+        Err(()) if s.parse::<f64>().is_ok() => Err(CellError::NotWhole {
+            column: what.to_string(),
+            found: s.to_string(),
+        }),
+        Err(()) => Err(CellError::NotANumber {
+            column: what.to_string(),
+            found: s.to_string(),
+        }),
     }
 }
 
@@ -334,7 +371,9 @@ impl KernelSet {
                         batch: num(r, i[0], "batch_size")?,
                         len: num::<u32>(r, i[1], len_col)?
                             .checked_add(len_add)
-                            .ok_or_else(|| format!("column '{len_col}': too large"))?,
+                            .ok_or_else(|| CellError::TooLarge {
+                                column: len_col.to_string(),
+                            })?,
                         q_heads: num(r, i[2], "num_heads")?,
                         kv_heads: num(r, i[3], "num_key_value_heads")?,
                         head_dim: num(r, i[4], "head_dim")?,
@@ -381,10 +420,11 @@ impl KernelSet {
                     num_gpus: num(r, i[1], "num_gpus")?,
                     // message_size counts elements.
                     bytes: latency(r, i[2], "message_size").map_err(|_| {
-                        format!(
-                            "column 'message_size': expected a number of elements > 0, found '{}'",
-                            r[i[2]].trim()
-                        )
+                        CellError::NotPositive {
+                            column: "message_size".into(),
+                            expected: "a number of elements",
+                            found: r[i[2]].trim().to_string(),
+                        }
                     })? * bpe,
                     backend: r[i[3]].to_string(),
                     ms: latency(r, i[4], "latency_ms")?,
@@ -516,11 +556,11 @@ pub struct ProfileSet {
     pub network: Vec<NetProfile>,
 }
 
-fn parse_bool(s: &str) -> Result<bool, String> {
+fn parse_bool(s: &str) -> Result<bool, CellError> {
     match s.trim() {
         "True" | "true" | "1" => Ok(true),
         "False" | "false" | "0" => Ok(false),
-        o => Err(format!("expected True/False, found '{o}'")),
+        o => Err(CellError::NotBool(o.to_string())),
     }
 }
 
@@ -563,20 +603,22 @@ pub fn load_mlp(path: &Path, device: &str, model: &str) -> Result<MlpProfile, Pr
     let mut rows = Vec::new();
     for (line, rec) in rdr.records().enumerate() {
         let rec = rec.map_err(|e| err(path, e))?;
-        let row = (|| -> Result<MlpRow, String> {
+        let row = (|| -> Result<MlpRow, CellError> {
             let mut median_ms = [None; 10];
             for (slot, c) in median_ms.iter_mut().zip(&op_cols) {
                 if let Some(c) = c {
                     let s = rec.get(*c).unwrap_or("").trim();
                     if !s.is_empty() {
-                        let v = s.parse::<f64>().map_err(|_| {
-                            format!("column '{}': expected a number, found '{s}'", &header[*c])
+                        let v = s.parse::<f64>().map_err(|_| CellError::NotANumber {
+                            column: header[*c].to_string(),
+                            found: s.to_string(),
                         })?;
                         if !(v.is_finite() && v > 0.0) {
-                            return Err(format!(
-                                "column '{}': expected a latency in ms > 0, found '{s}'",
-                                &header[*c]
-                            ));
+                            return Err(CellError::NotPositive {
+                                column: header[*c].to_string(),
+                                expected: "a latency in ms",
+                                found: s.to_string(),
+                            });
                         }
                         *slot = Some(v);
                     }
@@ -719,11 +761,17 @@ mod tests {
         let r = csv::StringRecord::from(vec!["4096", "4096.0", "4096.5", "NaN", "0", "-1", "0.25"]);
         assert_eq!(num::<u32>(&r, 0, "m"), Ok(4096));
         assert_eq!(num::<u32>(&r, 1, "m"), Ok(4096));
-        assert!(num::<u32>(&r, 2, "m").unwrap_err().contains("whole number"));
-        assert!(num::<f64>(&r, 3, "x").unwrap_err().contains("NaN"));
+        assert!(num::<u32>(&r, 2, "m")
+            .unwrap_err()
+            .to_string()
+            .contains("whole number"));
+        assert!(num::<f64>(&r, 3, "x")
+            .unwrap_err()
+            .to_string()
+            .contains("NaN"));
         assert!(num::<u32>(&r, 3, "x").is_err());
         for i in [3, 4, 5] {
-            let e = latency(&r, i, "latency_ms").unwrap_err();
+            let e = latency(&r, i, "latency_ms").unwrap_err().to_string();
             assert!(e.contains("column 'latency_ms'"), "{e}");
         }
         assert_eq!(latency(&r, 6, "latency_ms"), Ok(0.25));

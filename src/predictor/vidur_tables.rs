@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use super::{BatchEntry, ExecutionTimePredictor, PredictorError, StageTime};
 use crate::catalog::ModelSpec;
-use crate::sim::Compat;
+use crate::compat::Compat;
 
 /// Per-token ops, in the order the composition reads them.
 const TOKEN_OPS: [&str; 10] = [

@@ -4,9 +4,10 @@
 
 use std::collections::HashMap;
 
+use super::format::{fmt_num, fmt_opt, slo_value};
 use super::summary::{self, Varying};
 use super::table::{md_text, Cell, Table};
-use super::{fmt_num, fmt_opt, slo_value, ReportOptions};
+use super::ReportOptions;
 use crate::search::{CapacityStatus, PointResult, SearchOutcome, Slo};
 
 /// One ranked list: the top points of a subset.
@@ -210,14 +211,19 @@ pub(crate) fn config_table(
     t
 }
 
-/// Evaluated points with no measured capacity, `unbounded` ones first (they are the
-/// surprising kind), each with its status and reason. None when every point has a capacity.
+/// Evaluated points with no measured capacity, `failed` ones first (they need a fix), then
+/// `unbounded` ones (the surprising kind), each with its status and reason. None when every
+/// point has a capacity.
 pub(crate) fn unranked_table(o: &SearchOutcome) -> Option<Table> {
     let mut pts: Vec<&PointResult> = o.points.iter().filter(|p| !p.feasible()).collect();
     if pts.is_empty() {
         return None;
     }
-    pts.sort_by_key(|p| p.capacity_status != CapacityStatus::Unbounded);
+    pts.sort_by_key(|p| match p.capacity_status {
+        CapacityStatus::Failed => 0,
+        CapacityStatus::Unbounded => 1,
+        CapacityStatus::None | CapacityStatus::Found => 2,
+    });
     let mut t = Table::default();
     t.column("configuration", false);
     t.column("status", false);
@@ -242,15 +248,23 @@ pub(crate) fn unranked_table(o: &SearchOutcome) -> Option<Table> {
 /// One paragraph introducing [`unranked_table`].
 pub(crate) fn unranked_note(o: &SearchOutcome) -> String {
     let c = summary::counts(o);
-    let none = c.points - c.feasible - c.unbounded;
+    let failed = o.failed().len();
+    let none = c.points - c.feasible - c.unbounded - failed;
+    let n = c.points - c.feasible;
+    let (has, is) = if n == 1 {
+        ("has", "is")
+    } else {
+        ("have", "are")
+    };
     let mut s = format!(
-        "{} evaluated point{} have no measured capacity and are not ranked or plotted.",
-        c.points - c.feasible,
-        if c.points - c.feasible == 1 { "" } else { "s" }
+        "{n} evaluated point{} {has} no measured capacity and {is} not ranked or plotted.",
+        if n == 1 { "" } else { "s" }
     );
     if c.unbounded > 0 {
         s.push_str(&format!(
-            " {} {} `unbounded`: every probe met the SLOs up to the search's physical limit, so              the workload is too short (or the SLOs too loose) to load them; raise              `num_requests` or tighten the SLOs to measure them.",
+            " {} {} `unbounded`: every probe met the SLOs up to the search's physical limit, so \
+             the workload is too short (or the SLOs too loose) to load them; raise \
+             `num_requests` or tighten the SLOs to measure them.",
             c.unbounded,
             if c.unbounded == 1 { "is" } else { "are" }
         ));
@@ -259,6 +273,13 @@ pub(crate) fn unranked_note(o: &SearchOutcome) -> String {
         s.push_str(&format!(
             " {none} {} `none`: even the lowest load tried misses an SLO.",
             if none == 1 { "is" } else { "are" }
+        ));
+    }
+    if failed > 0 {
+        s.push_str(&format!(
+            " {failed} `failed`: evaluating {} raised the error shown; failed points are not \
+             cached, so re-running retries them.",
+            if failed == 1 { "it" } else { "them" }
         ));
     }
     s
@@ -467,6 +488,32 @@ mod tests {
             .ranked()
             .iter()
             .all(|p| p.capacity_status == CapacityStatus::Found));
+    }
+
+    #[test]
+    fn failed_points_are_listed_first_with_their_error_and_never_ranked() {
+        let mut o = testdata::outcome();
+        let p = o.points.iter_mut().find(|p| p.feasible()).unwrap();
+        p.capacity_status = CapacityStatus::Failed;
+        p.error = Some("simulation failed: table 'mlp_up_proj' has no entry".into());
+        p.capacity_qps = None;
+        p.cost.qps_per_dollar = None;
+        let d = md_text(&p.config.describe());
+        let md = render_markdown(&o, &ReportOptions { top_n: 100 });
+        let (ranked, unranked) = md.split_once("## Not ranked").unwrap();
+        assert!(!ranked.contains(&d), "a failed point is ranked");
+        let first_row = unranked
+            .lines()
+            .find(|l| l.starts_with("| ") && !l.starts_with("| configuration"))
+            .unwrap();
+        assert!(first_row.contains(&d) && first_row.contains("| failed |"));
+        assert!(first_row.contains("simulation failed: table 'mlp_up_proj' has no entry"));
+        assert!(
+            unranked.contains("1 \\`failed\\`") && unranked.contains("retries"),
+            "{unranked}"
+        );
+        // The other unranked points are still counted under their own status.
+        assert!(unranked.contains("1 is \\`unbounded\\`"), "{unranked}");
     }
 
     #[test]

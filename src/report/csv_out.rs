@@ -100,7 +100,7 @@ pub(crate) fn columns(o: &SearchOutcome) -> Vec<Column> {
     ];
     for (i, s) in o.meta.slos.iter().enumerate() {
         cols.push(num(&format!("{}_s", s.column()), pts, |p| {
-            super::slo_value(p, s, i).and_then(|v| v.value_s)
+            super::format::slo_value(p, s, i).and_then(|v| v.value_s)
         }));
     }
     cols.extend([

@@ -7,11 +7,12 @@ use std::collections::BTreeMap;
 use base64::Engine as _;
 
 use super::best::{self, rank_map};
+use super::format::{fmt_duration, fmt_num, fmt_opt, slo_value};
 use super::insights::{self, Insights, TreeResult};
 use super::plot::PlotFile;
-use super::summary::{self, fmt_duration};
+use super::summary;
 use super::table::{esc, Cell, Table};
-use super::{fmt_num, fmt_opt, slo_value, ReportOptions};
+use super::ReportOptions;
 use crate::search::{PointResult, SearchOutcome};
 
 const STYLE: &str = r#"
@@ -137,7 +138,11 @@ fn summary_section(o: &SearchOutcome) -> String {
         ),
         (
             "Miss an SLO at every load",
-            (c.points - c.feasible - c.unbounded).to_string(),
+            (c.points - c.feasible - c.unbounded - o.failed().len()).to_string(),
+        ),
+        (
+            "Failed (an error; see Not ranked)",
+            o.failed().len().to_string(),
         ),
         (
             "Dropped before simulation",

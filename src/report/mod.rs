@@ -3,10 +3,10 @@
 //! `insights.md`), plus `results.parquet` (the `results.csv` table, typed) when the crate is
 //! built with the `parquet` feature.
 //!
-//! Every file is written atomically (`<file>.tmp<pid>` in the same directory, then a rename), so
-//! an interrupted run leaves either the previous version or the new one, never a torn file;
-//! [`remove_stale`] then removes the report files of an earlier run that this one no longer
-//! writes.
+//! Every file is written atomically ([`crate::outdir::write_atomic`]: `<file>.tmp<pid>` in the
+//! same directory, then a rename), so an interrupted run leaves either the previous version or
+//! the new one, never a torn file; [`remove_stale`] then removes the report files of an earlier
+//! run that this one no longer writes.
 //!
 //! Plots: one `pareto_<metric>` pair per SLO of the space (named by `Slo::column()` when two
 //! SLOs bound the same metric). When the space holds several (model, workload) combinations,
@@ -17,10 +17,12 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::search::{PointResult, SearchOutcome, Slo, SloValue};
+use crate::outdir::write_atomic;
+use crate::search::SearchOutcome;
 
 mod best;
 mod csv_out;
+mod format;
 mod glyphs;
 mod html;
 mod insights;
@@ -29,6 +31,8 @@ mod parquet_out;
 mod plot;
 mod summary;
 mod table;
+
+pub use plot::PlotError;
 
 /// Knobs of the report writers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,12 +91,13 @@ pub enum ReportError {
         source: serde_json::Error,
     },
     /// Drawing or encoding a plot failed.
-    #[error("cannot draw plot {path}: {message}")]
+    #[error("cannot draw plot {path}: {source}")]
     Plot {
         /// The file.
         path: PathBuf,
-        /// What went wrong (plotters errors are generic over the backend, so kept as text).
-        message: String,
+        /// What went wrong.
+        #[source]
+        source: PlotError,
     },
 }
 
@@ -114,7 +119,7 @@ pub fn write_all(
         path: path.clone(),
         source,
     })?;
-    write_atomic(&path, &bytes)?;
+    write_atomic(&path, &bytes).map_err(io_err(&path))?;
     written.push(path);
 
     #[cfg(feature = "parquet")]
@@ -124,7 +129,7 @@ pub fn write_all(
             path: path.clone(),
             source,
         })?;
-        write_atomic(&path, &bytes)?;
+        write_atomic(&path, &bytes).map_err(io_err(&path))?;
         written.push(path);
     }
 
@@ -133,46 +138,44 @@ pub fn write_all(
         path: path.clone(),
         source,
     })?;
-    write_atomic(&path, &bytes)?;
+    write_atomic(&path, &bytes).map_err(io_err(&path))?;
     written.push(path);
 
-    let plots = plot::render_all(outcome).map_err(|(stem, message)| ReportError::Plot {
-        path: out_dir.join(format!("{stem}.png")),
-        message,
+    let plots = plot::render_all(outcome).map_err(|e| ReportError::Plot {
+        path: out_dir.join(format!("{}.png", e.stem)),
+        source: e.source,
     })?;
     for p in &plots {
         let png = out_dir.join(format!("{}.png", p.stem));
-        write_atomic(&png, &p.png)?;
+        write_atomic(&png, &p.png).map_err(io_err(&png))?;
         written.push(png);
         let svg = out_dir.join(format!("{}.svg", p.stem));
-        write_atomic(&svg, p.svg.as_bytes())?;
+        write_atomic(&svg, p.svg.as_bytes()).map_err(io_err(&svg))?;
         written.push(svg);
     }
 
     let path = out_dir.join("best_configs.md");
-    write_atomic(&path, best::render_markdown(outcome, opts).as_bytes())?;
+    write_atomic(&path, best::render_markdown(outcome, opts).as_bytes()).map_err(io_err(&path))?;
     written.push(path);
 
     let found = insights::analyse(outcome);
     let path = out_dir.join("insights.md");
-    write_atomic(&path, insights::render_markdown(outcome, &found).as_bytes())?;
+    write_atomic(&path, insights::render_markdown(outcome, &found).as_bytes())
+        .map_err(io_err(&path))?;
     written.push(path);
 
     let path = out_dir.join("report.html");
     let page = html::render(outcome, opts, &plots, &found);
-    write_atomic(&path, page.as_bytes())?;
+    write_atomic(&path, page.as_bytes()).map_err(io_err(&path))?;
     written.push(path);
 
     Ok(written)
 }
 
-/// [`crate::search::runner::write_atomic`] (the crate's one atomic writer), naming the file in
-/// the error.
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
-    crate::search::runner::write_atomic(path, bytes).map_err(|source| ReportError::Io {
-        path: path.to_path_buf(),
-        source,
-    })
+/// Maps an I/O error on `path` to [`ReportError::Io`], naming the file.
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> ReportError {
+    let path = path.to_path_buf();
+    move |source| ReportError::Io { path, source }
 }
 
 /// Whether `name` is a file `run` writes into its output folder (a report file or `runs.csv`).
@@ -195,10 +198,6 @@ pub fn is_owned_file(name: &str) -> bool {
 /// `results.parquet` from a parquet build, and temporary files of a killed run. Call it with
 /// the output folder locked, after every file was written. Returns the removed paths.
 pub fn remove_stale(out_dir: &Path, written: &[PathBuf]) -> Result<Vec<PathBuf>, ReportError> {
-    let io_err = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| ReportError::Io { path, source }
-    };
     let mut removed = Vec::new();
     for e in fs::read_dir(out_dir).map_err(io_err(out_dir))? {
         let e = e.map_err(io_err(out_dir))?;
@@ -222,100 +221,5 @@ pub fn remove_stale(out_dir: &Path, written: &[PathBuf]) -> Result<Vec<PathBuf>,
     Ok(removed)
 }
 
-/// The measurement of `slo` at the point's capacity, if any. Matched by value rather than
-/// position so a reordered `at_capacity` cannot shift columns.
-fn slo_value<'a>(p: &'a PointResult, slo: &Slo, index: usize) -> Option<&'a SloValue> {
-    match p.at_capacity.get(index) {
-        Some(v) if v.slo == *slo => Some(v),
-        _ => p.at_capacity.iter().find(|v| v.slo == *slo),
-    }
-}
-
-/// A compact human number: about four significant digits, trailing zeros trimmed.
-fn fmt_num(x: f64) -> String {
-    if !x.is_finite() {
-        return format!("{x}");
-    }
-    if x == 0.0 {
-        return "0".into();
-    }
-    let a = x.abs();
-    if !(1e-3..1e6).contains(&a) {
-        return format!("{x:.3e}");
-    }
-    let decimals = (3 - a.log10().floor() as i32).max(0) as usize;
-    let s = format!("{x:.decimals$}");
-    if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        s
-    }
-}
-
-/// `fmt_num` of an option, with an en dash for "none".
-fn fmt_opt(x: Option<f64>) -> String {
-    x.map(fmt_num).unwrap_or_else(|| "–".into())
-}
-
-/// A file-name-safe version of a name: ASCII alphanumerics, `-`, `_` and `.` kept, the rest `-`.
-fn slug(s: &str) -> String {
-    let out: String = s
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect();
-    if out.is_empty() {
-        "_".into()
-    } else {
-        out
-    }
-}
-
 #[cfg(test)]
 pub(crate) mod testdata;
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn numbers_are_compact() {
-        assert_eq!(fmt_num(12.3456), "12.35");
-        assert_eq!(fmt_num(0.123456), "0.1235");
-        assert_eq!(fmt_num(2.0), "2");
-        assert_eq!(fmt_num(1234.56), "1235");
-        assert_eq!(fmt_num(0.0), "0");
-        assert_eq!(fmt_num(1.5e7), "1.500e7");
-        assert_eq!(fmt_opt(None), "–");
-    }
-
-    #[test]
-    fn slugs_are_file_safe() {
-        assert_eq!(slug("Llama-2-7b/chat v2"), "Llama-2-7b-chat-v2");
-        assert_eq!(slug(""), "_");
-    }
-
-    #[test]
-    fn atomic_write_replaces_and_leaves_no_tmp() {
-        let dir = std::env::temp_dir().join(format!("vidur-report-atomic-{}", std::process::id()));
-        fs::create_dir_all(&dir).unwrap();
-        let f = dir.join("a.txt");
-        write_atomic(&f, b"one").unwrap();
-        write_atomic(&f, b"two").unwrap();
-        assert_eq!(fs::read(&f).unwrap(), b"two");
-        let names: Vec<_> = fs::read_dir(&dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
-        assert_eq!(names, ["a.txt"], "no temporary file is left");
-        // A missing directory is an error naming the file, not a panic.
-        let err = write_atomic(&dir.join("missing/b.txt"), b"x").unwrap_err();
-        assert!(err.to_string().contains("b.txt"));
-        fs::remove_dir_all(&dir).unwrap();
-    }
-}

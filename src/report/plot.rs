@@ -16,8 +16,9 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters::style::{register_font, FontStyle};
 
 use super::best::slo_short;
+use super::format::{fmt_num, fmt_tick, slo_value, slug};
 use super::glyphs::GlyphFix;
-use super::{slo_value, slug, summary};
+use super::summary;
 use crate::search::{PointResult, SearchOutcome, Slo};
 
 const W: u32 = 1000;
@@ -43,15 +44,39 @@ pub(crate) struct PlotFile {
 
 /// Registers the embedded DejaVu Sans as "sans-serif" (regular and bold). plotters keeps fonts
 /// in a process-global table, so this runs once; the outcome is cached for later callers.
-fn ensure_font() -> Result<(), String> {
-    static DONE: OnceLock<Result<(), String>> = OnceLock::new();
+fn ensure_font() -> Result<(), PlotError> {
+    // The face that failed, cached: the error itself is not Clone.
+    static DONE: OnceLock<Result<(), &'static str>> = OnceLock::new();
     DONE.get_or_init(|| {
-        register_font(FONT, FontStyle::Normal, dejavu::sans::regular())
-            .map_err(|_| "the embedded DejaVu Sans regular face did not parse".to_string())?;
-        register_font(FONT, FontStyle::Bold, dejavu::sans::bold())
-            .map_err(|_| "the embedded DejaVu Sans bold face did not parse".to_string())
+        register_font(FONT, FontStyle::Normal, dejavu::sans::regular()).map_err(|_| "regular")?;
+        register_font(FONT, FontStyle::Bold, dejavu::sans::bold()).map_err(|_| "bold")
     })
-    .clone()
+    .map_err(PlotError::Font)
+}
+
+/// Why a plot could not be drawn or encoded.
+#[derive(Debug, thiserror::Error)]
+pub enum PlotError {
+    /// An embedded font face (`regular`, `bold`) did not parse.
+    #[error("the embedded DejaVu Sans {0} face did not parse")]
+    Font(&'static str),
+    /// Drawing failed (plotters' errors are generic over the backend, so kept as text).
+    #[error("{0}")]
+    Draw(String),
+    /// Encoding the PNG failed.
+    #[error(transparent)]
+    Png(#[from] png::EncodingError),
+}
+
+/// A plot that failed, by its file stem.
+#[derive(Debug, thiserror::Error)]
+#[error("{stem}: {source}")]
+pub(crate) struct PlotFailed {
+    /// File stem of the plot (`pareto_ttft`, ...).
+    pub stem: String,
+    /// The cause.
+    #[source]
+    pub source: PlotError,
 }
 
 /// Colourblind-friendly Tableau colours without red, which is kept for the SLO bound.
@@ -102,11 +127,14 @@ struct Spec {
 
 /// The plots for every SLO: the combined one and, with several (model, workload) pairs, one
 /// per pair. Errors carry the stem of the plot that failed.
-pub(crate) fn render_all(o: &SearchOutcome) -> Result<Vec<PlotFile>, (String, String)> {
+pub(crate) fn render_all(o: &SearchOutcome) -> Result<Vec<PlotFile>, PlotFailed> {
     if o.meta.slos.is_empty() {
         return Ok(Vec::new());
     }
-    ensure_font().map_err(|e| ("pareto".to_string(), e))?;
+    ensure_font().map_err(|source| PlotFailed {
+        stem: "pareto".into(),
+        source,
+    })?;
     let gpus = summary::gpus(o);
     let colors: BTreeMap<&str, RGBColor> = gpus
         .iter()
@@ -155,7 +183,10 @@ pub(crate) fn render_all(o: &SearchOutcome) -> Result<Vec<PlotFile>, (String, St
                 .collect();
             let spec = build_spec(o, slo, i, &pts, combo, &colors);
             let title = format!("{} — {}", spec.title, spec.subtitle);
-            let (png, svg) = render(&spec).map_err(|e| (stem.clone(), e))?;
+            let (png, svg) = render(&spec).map_err(|source| PlotFailed {
+                stem: stem.clone(),
+                source,
+            })?;
             out.push(PlotFile {
                 per_combo: combo.is_some(),
                 stem,
@@ -195,7 +226,7 @@ fn log_ticks(lo: f64, hi: f64) -> Vec<(f64, Option<String>)> {
             if v < lo / 1.2 || v > hi * 1.2 {
                 continue;
             }
-            let label = matches!(m, 1 | 2 | 5).then(|| tick(v));
+            let label = matches!(m, 1 | 2 | 5).then(|| fmt_tick(v));
             out.push((v.log10(), label));
         }
     }
@@ -287,12 +318,7 @@ fn build_spec(
                 (x, ty(y)),
                 vec![
                     format!("best: {d}"),
-                    format!(
-                        "{} QPS per $/h, {} {} s",
-                        super::fmt_num(x),
-                        short,
-                        super::fmt_num(y)
-                    ),
+                    format!("{} QPS per $/h, {} {} s", fmt_num(x), short, fmt_num(y)),
                 ],
             ))
         });
@@ -349,27 +375,27 @@ fn build_spec(
 }
 
 /// Draws the spec into a PNG (in memory) and an SVG string.
-fn render(spec: &Spec) -> Result<(Vec<u8>, String), String> {
+fn render(spec: &Spec) -> Result<(Vec<u8>, String), PlotError> {
     let mut rgb = vec![255u8; (W * H * 3) as usize];
     {
         let root = GlyphFix(BitMapBackend::with_buffer(&mut rgb, (W, H))).into_drawing_area();
         draw(&root, spec)?;
-        root.present().map_err(|e| e.to_string())?;
+        root.present().map_err(|e| PlotError::Draw(e.to_string()))?;
     }
     let mut png_bytes = Vec::new();
     {
         let mut enc = png::Encoder::new(&mut png_bytes, W, H);
         enc.set_color(png::ColorType::Rgb);
         enc.set_depth(png::BitDepth::Eight);
-        let mut w = enc.write_header().map_err(|e| e.to_string())?;
-        w.write_image_data(&rgb).map_err(|e| e.to_string())?;
-        w.finish().map_err(|e| e.to_string())?;
+        let mut w = enc.write_header()?;
+        w.write_image_data(&rgb)?;
+        w.finish()?;
     }
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (W, H)).into_drawing_area();
         draw(&root, spec)?;
-        root.present().map_err(|e| e.to_string())?;
+        root.present().map_err(|e| PlotError::Draw(e.to_string()))?;
     }
     Ok((png_bytes, svg))
 }
@@ -392,8 +418,8 @@ fn star(c: (i32, i32), outer: f64, inner: f64) -> Vec<(i32, i32)> {
         .collect()
 }
 
-fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, spec: &Spec) -> Result<(), String> {
-    let e = |x: DrawingAreaErrorKind<DB::ErrorType>| x.to_string();
+fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, spec: &Spec) -> Result<(), PlotError> {
+    let e = |x: DrawingAreaErrorKind<DB::ErrorType>| PlotError::Draw(x.to_string());
     root.fill(&WHITE).map_err(e)?;
     let title = (FONT, 22).into_font().style(FontStyle::Bold).color(&BLACK);
     root.draw(&Text::new(spec.title.clone(), (24, 14), title))
@@ -424,30 +450,12 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, spec: &Spec) -> Resul
     legend(root, &legend_area, spec)
 }
 
-/// Tick labels: three significant digits, no float noise.
-fn tick(v: f64) -> String {
-    if v == 0.0 {
-        return "0".into();
-    }
-    let a = v.abs();
-    if !(1e-3..1e5).contains(&a) {
-        return format!("{v:.1e}");
-    }
-    let decimals = (2 - a.log10().floor() as i32).max(0) as usize;
-    let s = format!("{v:.decimals$}");
-    if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        s
-    }
-}
-
 fn chart<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     area: &DrawingArea<DB, Shift>,
     spec: &Spec,
-) -> Result<(), String> {
-    let e = |x: DrawingAreaErrorKind<DB::ErrorType>| x.to_string();
+) -> Result<(), PlotError> {
+    let e = |x: DrawingAreaErrorKind<DB::ErrorType>| PlotError::Draw(x.to_string());
     let mut chart = ChartBuilder::on(area)
         .margin_top(12)
         .margin_left(8)
@@ -464,8 +472,8 @@ fn chart<DB: DrawingBackend>(
         .label_style((FONT, 14))
         .x_labels(8)
         .y_labels(8)
-        .x_label_formatter(&|v| tick(*v))
-        .y_label_formatter(&|v| tick(*v))
+        .x_label_formatter(&|v| fmt_tick(*v))
+        .y_label_formatter(&|v| fmt_tick(*v))
         .light_line_style(RGBColor(240, 240, 240))
         .bold_line_style(RGBColor(215, 215, 215));
     if spec.log_y {
@@ -667,8 +675,8 @@ fn legend<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     area: &DrawingArea<DB, Shift>,
     spec: &Spec,
-) -> Result<(), String> {
-    let e = |x: DrawingAreaErrorKind<DB::ErrorType>| x.to_string();
+) -> Result<(), PlotError> {
+    let e = |x: DrawingAreaErrorKind<DB::ErrorType>| PlotError::Draw(x.to_string());
     let (xr, yr) = area.get_pixel_range();
     let x = xr.start + 8;
     let mut y = yr.start + 20;
@@ -755,13 +763,6 @@ mod tests {
             vec![(0.5, 0.5), (1.0, 1.0), (2.0, 2.0), (3.0, 2.5)]
         );
         assert!(pareto_frontier(&[]).is_empty());
-    }
-
-    #[test]
-    fn ticks_are_short() {
-        assert_eq!(tick(0.30000000000000004), "0.3");
-        assert_eq!(tick(12.5), "12.5");
-        assert_eq!(tick(1250.0), "1250");
     }
 
     #[test]

@@ -166,23 +166,6 @@ fn sorted_counts<K: Into<String>>(m: BTreeMap<K, usize>) -> Vec<(String, usize)>
     v
 }
 
-/// "12.3 s" / "4 min 5 s" / "1 h 2 min" for run durations.
-pub(crate) fn fmt_duration(s: f64) -> String {
-    if !s.is_finite() || s < 0.0 {
-        return format!("{s} s");
-    }
-    if s < 60.0 {
-        return format!("{} s", super::fmt_num(s));
-    }
-    let total = s.round() as u64;
-    let (h, m, sec) = (total / 3600, (total % 3600) / 60, total % 60);
-    if h > 0 {
-        format!("{h} h {m} min")
-    } else {
-        format!("{m} min {sec} s")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -209,12 +192,5 @@ mod tests {
             counts(&o).feasible,
             "every feasible point has a binding SLO"
         );
-    }
-
-    #[test]
-    fn durations() {
-        assert_eq!(fmt_duration(12.34), "12.34 s");
-        assert_eq!(fmt_duration(245.0), "4 min 5 s");
-        assert_eq!(fmt_duration(3720.0), "1 h 2 min");
     }
 }

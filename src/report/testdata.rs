@@ -153,6 +153,7 @@ fn point(
         seeds,
         sims_run: if capacity.is_some() { 6 } else { 4 },
         wall_s: 2.5,
+        error: None,
     }
 }
 

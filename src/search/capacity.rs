@@ -29,11 +29,11 @@ use std::time::Instant;
 use super::result::{CapacityStatus, SimRecord, Slo, SloMetric, SloValue};
 use super::space::CapacitySettings;
 use super::SearchError;
-use crate::metrics::stats::quantile_sorted;
+use crate::metrics::{self, stats::quantile_sorted};
 use crate::predictor::{BatchEntry, ExecutionTimePredictor};
 use crate::sim::batch::Batch;
 use crate::sim::request::Request;
-use crate::sim::{simulate_observed, RunObserver, SimConfig};
+use crate::sim::{simulate, SimConfig, SimObserver};
 use crate::workload::RequestSpec;
 
 /// The outcome of one capacity search: the verdict and every probe in order.
@@ -279,19 +279,18 @@ pub struct SloGuard<'a> {
     /// pending, for the periodic sweep.
     cursor: Vec<usize>,
     batches: u64,
+    /// Set once the SLOs can no longer hold.
+    stop: bool,
 }
 
-/// One request's value of a per-request metric, if it has reached that milestone.
+/// One request's value of a per-request metric (as `metrics` defines it), if it has reached
+/// that milestone.
 fn request_metric(m: SloMetric, r: &Request) -> Option<f64> {
     match m {
-        SloMetric::Ttft => {
-            (r.prefill_completed_at > 0.0).then_some(r.prefill_completed_at - r.arrived_at)
-        }
-        SloMetric::SchedulingDelay => r.scheduled.then_some(r.scheduling_delay),
-        SloMetric::E2e => r.completed.then_some(r.completed_at - r.arrived_at),
-        SloMetric::Tpot => r
-            .completed
-            .then(|| (r.completed_at - r.prefill_completed_at) / r.num_decode_tokens.max(1) as f64),
+        SloMetric::Ttft => (r.prefill_completed_at > 0.0).then(|| metrics::ttft(r)),
+        SloMetric::SchedulingDelay => r.scheduled.then(|| metrics::scheduling_delay(r)),
+        SloMetric::E2e => r.completed.then(|| metrics::e2e(r)),
+        SloMetric::Tpot => r.completed.then(|| metrics::tpot(r)),
         SloMetric::Tbt => None,
     }
 }
@@ -341,6 +340,7 @@ impl<'a> SloGuard<'a> {
             collect_gaps,
             cursor: vec![0; slos.len()],
             batches: 0,
+            stop: false,
         }
     }
 
@@ -459,14 +459,15 @@ fn quantile_with_inf(values: &mut [f64], q: f64) -> Option<f64> {
     quantile_sorted(&[a, b], frac)
 }
 
-impl RunObserver for SloGuard<'_> {
-    fn on_batch_end(&mut self, t: f64, batch: &Batch, requests: &[Request]) -> bool {
+impl SloGuard<'_> {
+    /// Counts the violations `batch` (ended at `t`) settled; true once the SLOs cannot hold.
+    fn check_batch(&mut self, t: f64, batch: &Batch, requests: &[Request]) -> bool {
         let mut violated = false;
         for &id in &batch.requests {
             let r = &requests[id as usize];
             let mut failed = false;
             if r.has_started_decode() {
-                let gap = t - batch.scheduled_at + r.latest_iteration_scheduling_delay;
+                let gap = metrics::tbt_gap(t, batch, r);
                 if self.collect_gaps {
                     self.gaps.push(gap);
                 }
@@ -504,6 +505,18 @@ impl RunObserver for SloGuard<'_> {
         }
         // The sweep is O(pending): every 64 batches keeps it off the per-batch path.
         self.batches.is_multiple_of(64) && self.pending_violations(t, requests)
+    }
+}
+
+impl SimObserver for SloGuard<'_> {
+    fn on_batch_end(&mut self, t: f64, _: u32, batch: &Batch, requests: &[Request], _: f64) {
+        if self.check_batch(t, batch, requests) {
+            self.stop = true;
+        }
+    }
+
+    fn should_stop(&self) -> bool {
+        self.stop
     }
 }
 
@@ -550,7 +563,7 @@ pub fn run_probe(
         ..*r
     }));
     let mut guard = SloGuard::new(slos, goodput, requests, gaps);
-    let out = simulate_observed(sim, requests, predictor, &mut guard)
+    let out = simulate(sim, requests, predictor, &mut guard)
         .map_err(|e| SearchError::Sim(Box::new(e)))?;
     let (values, good) = guard.evaluate(&out.requests, requests, values);
     let pass = values.iter().all(|v| v.ok) && goodput.is_none_or(|g| good >= g);

@@ -8,6 +8,7 @@ use super::space::{Replicas, SearchSpace};
 use super::SearchError;
 use crate::catalog::{self, GpuSpec, HardwareCatalog, ModelSpec};
 use crate::config::sim_yaml::resolve;
+use crate::sim::config::DEFAULT_CHUNK_SIZE;
 use crate::sim::{memory, MetricsOptions, SchedulerConfig, SchedulerKind, SimConfig};
 
 /// A point ready to simulate.
@@ -60,7 +61,7 @@ fn sched_variants(space: &SearchSpace, max_tokens: u32) -> Vec<SchedVariant> {
     for s in &space.schedulers {
         let caps = s.batch_size_cap.as_ref().unwrap_or(&space.batch_size_cap);
         let chunks: Vec<Option<u32>> = match s.kind {
-            SchedulerKind::Sarathi if s.chunk_size.is_empty() => vec![Some(512)],
+            SchedulerKind::Sarathi if s.chunk_size.is_empty() => vec![Some(DEFAULT_CHUNK_SIZE)],
             SchedulerKind::Sarathi => s.chunk_size.iter().map(|&c| Some(c)).collect(),
             _ => vec![None],
         };
@@ -236,11 +237,10 @@ pub fn expand(space: &SearchSpace, base_dir: &Path) -> Result<Expansion, SearchE
                                         seed: 0,
                                         time_limit_s: space.limits.time_limit_s,
                                         compat: space.compat,
-                                        // The search reads request states directly.
+                                        // The search attaches no recorder.
                                         metrics: MetricsOptions {
                                             chrome_trace: false,
                                             token_metrics: false,
-                                            disabled: true,
                                         },
                                     };
                                     match infeasible(&config, &sim, cluster.max_gpus) {

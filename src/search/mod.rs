@@ -1,9 +1,12 @@
 //! Design-space search (`vidur-search run SPACE.yaml`): expand a search space into points
 //! ([`expand`]), drop the infeasible ones, find each point's capacity (largest QPS meeting every
-//! SLO) by bracketing and bisection ([`capacity`]), price it, and run all points in parallel
-//! with a crash-safe result cache ([`runner`]). The reports are `crate::report`.
+//! SLO) by bracketing and bisection ([`capacity`]), price it ([`cost`]), and run all points in
+//! parallel ([`runner`]) with a crash-safe result cache ([`cache`]). The reports are
+//! `crate::report`.
 
+pub mod cache;
 pub mod capacity;
+pub mod cost;
 pub mod expand;
 pub mod result;
 pub mod runner;
@@ -15,7 +18,7 @@ pub use result::{
     CapacityStatus, Cost, DroppedPoint, PointConfig, PointResult, RunMeta, SearchOutcome,
     SeedCapacity, SimRecord, Slo, SloMetric, SloValue,
 };
-pub use runner::{run, RunOptions};
+pub use runner::{run, ProgressEvent, ProgressFn, RunOptions};
 pub use space::{LoadedSpace, SearchSpace};
 
 /// Bumped whenever a change alters simulation results, so cached points are recomputed.
@@ -61,15 +64,6 @@ pub enum SearchError {
     /// A simulation failed (a bug or an unpriceable batch).
     #[error("simulation failed: {0}")]
     Sim(#[source] Box<crate::sim::SimError>),
-    /// A point failed; names it.
-    #[error("point {point}: {source}")]
-    Point {
-        /// The point's description.
-        point: String,
-        /// Cause.
-        #[source]
-        source: Box<SearchError>,
-    },
 }
 
 impl SearchError {

@@ -200,15 +200,20 @@ pub enum CapacityStatus {
     Unbounded,
     /// Even the lowest probe failed.
     None,
+    /// The point could not be evaluated (a simulation error, a batch the predictor cannot
+    /// price, …): [`PointResult::error`] says why. Not a verdict on the point; a re-run retries
+    /// it (failed points are never cached).
+    Failed,
 }
 
 impl CapacityStatus {
-    /// The CSV / JSON name (`found`, `unbounded`, `none`).
+    /// The CSV / JSON name (`found`, `unbounded`, `none`, `failed`).
     pub fn name(self) -> &'static str {
         match self {
             CapacityStatus::Found => "found",
             CapacityStatus::Unbounded => "unbounded",
             CapacityStatus::None => "none",
+            CapacityStatus::Failed => "failed",
         }
     }
 }
@@ -254,7 +259,8 @@ pub struct PointResult {
     pub num_gpus: u32,
     /// `found` when the median seed's capacity is bracketed by a failing probe and no seed
     /// is `unbounded`; `unbounded` when any seed passed every probe up to the search's limit;
-    /// else `none`. Only `found` points are ranked or drawn on a Pareto frontier.
+    /// `failed` when evaluating the point failed (see `error`); else `none`. Only `found`
+    /// points are ranked or drawn on a Pareto frontier.
     pub capacity_status: CapacityStatus,
     /// The search's physical limit of the median seed (QPS), if the predictor priced one.
     pub limit_qps: Option<f64>,
@@ -280,6 +286,10 @@ pub struct PointResult {
     pub sims_run: u32,
     /// Wall-clock seconds spent on this point when it was computed.
     pub wall_s: f64,
+    /// Why the point's evaluation failed, with every cause (status `failed` only). Absent from
+    /// the JSON otherwise, so results and cache entries of other points are unchanged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 impl PointResult {
@@ -316,6 +326,10 @@ impl PointResult {
                     "none: no probe ran".to_string()
                 })
             }
+            CapacityStatus::Failed => Some(format!(
+                "failed: {}",
+                self.error.as_deref().unwrap_or("no error was recorded")
+            )),
         }
     }
 }
@@ -374,6 +388,14 @@ pub struct SearchOutcome {
 }
 
 impl SearchOutcome {
+    /// Points whose evaluation failed (status `failed`), in expansion order.
+    pub fn failed(&self) -> Vec<&PointResult> {
+        self.points
+            .iter()
+            .filter(|p| p.capacity_status == CapacityStatus::Failed)
+            .collect()
+    }
+
     /// Feasible points sorted best first by QPS per $/hour (ties: higher capacity, then id).
     pub fn ranked(&self) -> Vec<&PointResult> {
         let mut v: Vec<&PointResult> = self.points.iter().filter(|p| p.feasible()).collect();

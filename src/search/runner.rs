@@ -1,51 +1,36 @@
-//! Runs a whole search: every feasible point's capacity search in parallel (rayon), with a
-//! progress bar (or plain log lines off a TTY) and a result cache that makes a killed run
-//! resumable.
+//! Runs a whole search: every feasible point's capacity search in parallel (rayon), reusing
+//! the point cache ([`super::cache`]) so a killed run resumes, and reporting progress through
+//! a callback ([`ProgressEvent`]; the library never prints).
 //!
-//! **Cache.** Each finished point is written to `<output>/cache/<id>.json`, where `id` hashes
-//! everything that determines its simulations (engine version, point knobs, resolved engine
-//! config, workload, SLOs, capacity settings, seeds, predictor and calibration version). The file
-//! is written to a temporary name, synced and renamed, so a kill -9 at any moment leaves either
-//! the whole file or none. A re-run loads cached points instead of simulating them; prices are
-//! not part of the key (cost is recomputed from the current prices).
+//! **Failures.** An error while evaluating one point (a simulation error, a predictor that
+//! cannot be built for the point's layout or cannot price one of its batches) does not stop
+//! the run: the point is recorded with status `failed` and the error, is never ranked, and is
+//! not cached, so a re-run retries it. Errors that are not about one point (the space, the
+//! workloads, the output folder) abort the run.
 //!
 //! **Determinism.** Each point's searches depend only on the point and its seeds; results are
 //! collected in expansion order, so any `--jobs` gives identical results.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
-use serde::Serialize;
 
+use super::cache::{self, PointCache};
 use super::capacity::{
     estimate_start_qps, find_capacity, qps_limit, run_probe, ProbeScratch, ProbeSpec,
 };
+use super::cost;
 use super::expand::{expand, Expansion, Point};
-use super::result::{
-    CapacityStatus, Cost, PointResult, RunMeta, SearchOutcome, SeedCapacity, SimRecord,
-};
+use super::result::{CapacityStatus, PointResult, RunMeta, SearchOutcome, SeedCapacity, SimRecord};
 use super::space::{Arrival, LoadedSpace, SearchSpace, WorkloadSpec};
 use super::{SearchError, ENGINE_VERSION};
 use crate::config::predictor as predictor_build;
 use crate::predictor::ExecutionTimePredictor;
 use crate::sim::memory;
 use crate::workload::{self, IntervalConfig, RequestSpec, SyntheticConfig, WorkloadConfig};
-
-/// How progress is shown.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Progress {
-    /// A bar on a terminal, plain lines otherwise.
-    Auto,
-    /// Plain log lines on stderr.
-    Plain,
-    /// Nothing.
-    Quiet,
-}
 
 /// Options of a run.
 #[derive(Debug, Clone)]
@@ -54,14 +39,46 @@ pub struct RunOptions {
     pub jobs: usize,
     /// Output folder (the cache lives in `<output>/cache`).
     pub output: PathBuf,
-    /// Progress display.
-    pub progress: Progress,
     /// Ignore cached points (they are overwritten).
     pub fresh: bool,
 }
 
-type BoxedPredictor = Box<dyn ExecutionTimePredictor>;
-/// A point's result and whether it came from the cache.
+/// What a run reports while it goes: `Started`, then one `PointDone` or `PointFailed` per point
+/// (from the worker threads, in completion order), then `Finished`.
+#[derive(Debug, Clone, Copy)]
+pub enum ProgressEvent<'a> {
+    /// The feasible points are known and searching begins.
+    Started {
+        /// Points to evaluate (simulated or from the cache).
+        points: usize,
+        /// Points dropped as infeasible.
+        dropped: usize,
+    },
+    /// A point has its verdict.
+    PointDone {
+        /// Its result.
+        result: &'a PointResult,
+        /// Whether it came from the cache.
+        cached: bool,
+    },
+    /// A point's evaluation failed: `result` has status `failed` and the error.
+    PointFailed {
+        /// Its result.
+        result: &'a PointResult,
+    },
+    /// Every point is done.
+    Finished {
+        /// Points evaluated.
+        points: usize,
+        /// Of which failed.
+        failed: usize,
+    },
+}
+
+/// Receives a run's [`ProgressEvent`]s; called from the worker threads.
+pub type ProgressFn<'a> = &'a (dyn Fn(ProgressEvent<'_>) + Sync);
+
+/// A point's result and whether it came from the cache; errors abort the run.
 type PointOutcome = Result<(PointResult, bool), SearchError>;
 
 /// Everything shared by the points of one run.
@@ -69,7 +86,9 @@ struct Shared {
     space: SearchSpace,
     /// Unit-rate requests per (workload, seed).
     requests: HashMap<(usize, u64), Arc<Vec<RequestSpec>>>,
-    predictors: HashMap<String, Arc<dyn ExecutionTimePredictor>>,
+    /// Per predictor key: the predictor, or why it could not be built (the message of a
+    /// failed point).
+    predictors: HashMap<String, Result<Arc<dyn ExecutionTimePredictor>, String>>,
     /// The calibration's version plus a hash of its contents (a refit keeps the version
     /// string but changes every prediction).
     calibration_version: String,
@@ -136,7 +155,8 @@ impl Shared {
         for p in &exp.points {
             keys.entry(predictor_key(p)).or_insert(p);
         }
-        let built: Vec<(String, Result<BoxedPredictor, SearchError>)> = keys
+        // A predictor that cannot be built for one layout fails that layout's points only.
+        let predictors = keys
             .into_par_iter()
             .map(|(k, p)| {
                 let r = predictor_build::build(
@@ -146,103 +166,42 @@ impl Shared {
                     &cal,
                     &loaded.base_dir,
                 )
-                .map_err(|e| SearchError::Point {
-                    point: p.config.describe(),
-                    source: Box::new(SearchError::field(e.field, e.msg)),
-                });
+                .map(Arc::from)
+                .map_err(|e| error_chain(&SearchError::field(e.field, e.msg)));
                 (k, r)
             })
             .collect();
-        let mut predictors = HashMap::new();
-        for (k, r) in built {
-            predictors.insert(k, Arc::from(r?));
-        }
         Ok(Shared {
             space: space.clone(),
             requests,
             predictors,
-            calibration_version: format!(
-                "{}#{}",
-                cal.version,
-                fnv64(&serde_json::to_vec(&cal).expect("plain data serializes"))
-            ),
+            calibration_version: format!("{}#{}", cal.version, cache::content_hash(&cal)),
         })
     }
-}
 
-/// What a point's cache id hashes.
-#[derive(Serialize)]
-struct CacheKey<'a> {
-    engine: &'a str,
-    point: &'a super::result::PointConfig,
-    sim: &'a crate::sim::SimConfig,
-    workload: &'a WorkloadSpec,
-    max_requests: Option<u64>,
-    slos: &'a [super::result::Slo],
-    goodput: Option<f64>,
-    capacity: &'a super::space::CapacitySettings,
-    seeds: &'a [u64],
-    predictor: &'a crate::config::sim_yaml::PredictorConfig,
-    calibration_version: &'a str,
-    /// The family warm start changes the probe sequence, so it is part of the key.
-    warm_start: Option<f64>,
-}
-
-/// FNV-1a, 64 bits, as 16 hex digits: stable across platforms and releases (std's hasher is not).
-fn fnv64(bytes: &[u8]) -> String {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in bytes {
-        h ^= b as u64;
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    format!("{h:016x}")
-}
-
-fn point_id(shared: &Shared, p: &Point, warm: Option<f64>) -> String {
-    let s = &shared.space;
-    let key = CacheKey {
-        engine: ENGINE_VERSION,
-        point: &p.config,
-        sim: &p.sim,
-        workload: &s.workloads[p.workload],
-        max_requests: s.limits.max_requests,
-        slos: &s.slos,
-        goodput: s.goodput,
-        capacity: &s.capacity,
-        seeds: &s.seeds,
-        predictor: &s.predictor,
-        calibration_version: &shared.calibration_version,
-        warm_start: warm,
-    };
-    fnv64(&serde_json::to_vec(&key).expect("plain data serializes"))
-}
-
-/// Write `bytes` to `path` so that no reader ever sees a partial file: temporary file in the
-/// same folder (`<file>.tmp<pid>`), fsync, rename, then fsync the folder so the rename
-/// survives a crash. The one atomic writer of the crate (cache entries, every report file).
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(format!(".tmp{}", std::process::id()));
-    let tmp = std::path::PathBuf::from(tmp);
-    let written = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        drop(f);
-        std::fs::rename(&tmp, path)
-    })();
-    if written.is_err() {
-        // Best effort: a leftover temporary file is harmless but untidy.
-        let _ = std::fs::remove_file(&tmp);
-        return written;
-    }
-    // Folders cannot be opened for sync on every platform: not an error.
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        if let Ok(d) = std::fs::File::open(dir) {
-            let _ = d.sync_all();
+    /// The predictor of point `p`, or why it could not be built.
+    fn predictor(&self, p: &Point) -> Result<&dyn ExecutionTimePredictor, &str> {
+        match &self.predictors[&predictor_key(p)] {
+            Ok(pred) => Ok(pred.as_ref()),
+            Err(msg) => Err(msg),
         }
     }
-    Ok(())
+}
+
+/// `e` and each of its causes not already part of the message, joined by `: ` (the way the
+/// command line prints errors).
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut msg = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if !msg.contains(&text) {
+            msg.push_str(": ");
+            msg.push_str(&text);
+        }
+        cause = c.source();
+    }
+    msg
 }
 
 /// Lower median of the seeds' capacities (no capacity counts as 0), and the index of that seed.
@@ -254,26 +213,6 @@ fn median_seed(seeds: &[SeedCapacity]) -> Option<usize> {
         ca.total_cmp(&cb).then(a.cmp(&b))
     });
     idx.get((idx.len().max(1) - 1) / 2).copied()
-}
-
-/// Cost figures of a point at `capacity` QPS serving `output_tokens_per_s` (both from its run
-/// at capacity).
-fn cost(
-    num_gpus: u32,
-    usd_per_gpu_hour: f64,
-    capacity: Option<f64>,
-    output_tokens_per_s: Option<f64>,
-) -> Cost {
-    let usd_per_hour = num_gpus as f64 * usd_per_gpu_hour;
-    let cap = capacity.filter(|c| *c > 0.0);
-    Cost {
-        usd_per_gpu_hour,
-        usd_per_hour,
-        qps_per_dollar: cap.map(|c| c / usd_per_hour),
-        usd_per_million_output_tokens: output_tokens_per_s
-            .filter(|t| cap.is_some() && *t > 0.0)
-            .map(|t| usd_per_hour / (t * 3600.0) * 1e6),
-    }
 }
 
 /// The KV-cache plan the engine will use for `sim`.
@@ -293,9 +232,11 @@ fn memory_plan(sim: &crate::sim::SimConfig) -> Result<memory::MemoryPlan, Search
 
 /// The capacity search of point `p` under one seed on `base` (unit-rate requests), warm-started
 /// at `warm` when given.
+#[allow(clippy::too_many_arguments)]
 fn search_seed(
     shared: &Shared,
     p: &Point,
+    predictor: &dyn ExecutionTimePredictor,
     base: &[RequestSpec],
     seed: u64,
     warm: Option<f64>,
@@ -303,7 +244,6 @@ fn search_seed(
     scratch: &mut ProbeScratch,
 ) -> Result<SeedCapacity, SearchError> {
     let s = &shared.space;
-    let predictor = shared.predictors[&predictor_key(p)].as_ref();
     let mut sim = p.sim.clone();
     sim.seed = seed;
     let precision = s.capacity.precision_pct / 100.0;
@@ -342,6 +282,7 @@ fn search_seed(
 fn evaluate_point(
     shared: &Shared,
     p: &Point,
+    predictor: &dyn ExecutionTimePredictor,
     id: String,
     warm: Option<f64>,
 ) -> Result<PointResult, SearchError> {
@@ -355,6 +296,7 @@ fn evaluate_point(
         seeds.push(search_seed(
             shared,
             p,
+            predictor,
             &base,
             seed,
             warm,
@@ -400,10 +342,35 @@ fn assemble(p: &Point, id: String, seeds: Vec<SeedCapacity>, wall_s: f64) -> Poi
         at_capacity: at.map(|r| r.slos.clone()).unwrap_or_default(),
         goodput_at_capacity: at.map(|r| r.goodput),
         output_tokens_per_s: tokens,
-        cost: cost(p.config.num_gpus(), p.usd_per_gpu_hour, capacity, tokens),
+        cost: cost::at_capacity(p.config.num_gpus(), p.usd_per_gpu_hour, capacity, tokens),
         sims_run: seeds.iter().map(|s| s.runs.len() as u32).sum(),
         seeds,
         wall_s,
+        error: None,
+    }
+}
+
+/// The result of a point whose evaluation failed with `error`: status `failed`, the message,
+/// no capacity and no simulation records (a failing search keeps none).
+fn failed_point(p: &Point, id: String, error: String, wall_s: f64) -> PointResult {
+    let num_gpus = p.config.num_gpus();
+    PointResult {
+        id,
+        num_gpus,
+        config: p.config.clone(),
+        capacity_status: CapacityStatus::Failed,
+        limit_qps: None,
+        capacity_qps: None,
+        capacity_min: None,
+        capacity_max: None,
+        at_capacity: Vec::new(),
+        goodput_at_capacity: None,
+        output_tokens_per_s: None,
+        cost: cost::at_capacity(num_gpus, p.usd_per_gpu_hour, None, None),
+        seeds: Vec::new(),
+        sims_run: 0,
+        wall_s,
+        error: Some(error),
     }
 }
 
@@ -428,26 +395,21 @@ fn families(points: &[Point]) -> Vec<Vec<usize>> {
     out
 }
 
-/// One point: from the cache when its file exists (and `fresh` is off), else searched and
-/// cached. `warm`: the previous family member's capacity. Returns the result and whether it
-/// came from the cache.
+/// One point: from the cache when its entry exists (and `fresh` is off), else searched and,
+/// unless it failed, cached. `warm`: the previous family member's capacity. Returns the result
+/// and whether it came from the cache; only a cache write error is an error.
 fn search_point(
     shared: &Shared,
     p: &Point,
     warm: Option<f64>,
-    cache_dir: &Path,
+    cache: &PointCache,
     fresh: bool,
 ) -> PointOutcome {
-    let id = point_id(shared, p, warm);
-    let file = cache_dir.join(format!("{id}.json"));
+    let id = cache::point_id(&shared.space, p, &shared.calibration_version, warm);
     if !fresh {
-        if let Some(mut r) = std::fs::read(&file)
-            .ok()
-            .and_then(|b| serde_json::from_slice::<PointResult>(&b).ok())
-            .filter(|r| r.id == id)
-        {
+        if let Some(mut r) = cache.get(&id) {
             // Prices are not part of the key: re-price with today's figures.
-            r.cost = cost(
+            r.cost = cost::at_capacity(
                 r.num_gpus,
                 p.usd_per_gpu_hour,
                 r.capacity_qps,
@@ -456,83 +418,22 @@ fn search_point(
             return Ok((r, true));
         }
     }
-    let r = evaluate_point(shared, p, id, warm).map_err(|e| SearchError::Point {
-        point: p.config.describe(),
-        source: Box::new(e),
-    })?;
-    let bytes = serde_json::to_vec_pretty(&r).expect("plain data serializes");
-    write_atomic(&file, &bytes).map_err(|source| SearchError::Io {
-        path: file.clone(),
-        source,
-    })?;
-    Ok((r, false))
-}
-
-/// Shows progress: a bar on a terminal, a log line per point otherwise.
-struct Reporter {
-    bar: Option<ProgressBar>,
-    plain: bool,
-    total: usize,
-    state: Mutex<(usize, Option<(f64, String)>)>,
-}
-
-impl Reporter {
-    fn new(mode: Progress, total: usize) -> Reporter {
-        let tty = std::io::stderr().is_terminal();
-        let bar = (mode == Progress::Auto && tty).then(|| {
-            let b = ProgressBar::new(total as u64);
-            b.set_style(
-                ProgressStyle::with_template(
-                    "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} points, ETA {eta} | {wide_msg}",
-                )
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
-            );
-            b
+    let started = Instant::now();
+    let evaluated = shared
+        .predictor(p)
+        .map_err(str::to_string)
+        .and_then(|pred| {
+            evaluate_point(shared, p, pred, id.clone(), warm).map_err(|e| error_chain(&e))
         });
-        Reporter {
-            plain: mode == Progress::Plain || (mode == Progress::Auto && !tty),
-            bar,
-            total,
-            state: Mutex::new((0, None)),
+    match evaluated {
+        Ok(r) => {
+            cache.put(&r)?;
+            Ok((r, false))
         }
-    }
-
-    fn point_done(&self, r: &PointResult, cached: bool) {
-        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        st.0 += 1;
-        if let Some(q) = r.cost.qps_per_dollar {
-            if st.1.as_ref().is_none_or(|b| q > b.0) {
-                st.1 = Some((q, r.config.describe()));
-            }
-        }
-        let best =
-            st.1.as_ref()
-                .map_or("best: none meets the SLOs yet".to_string(), |(q, d)| {
-                    format!("best {q:.3} QPS per $/h: {d}")
-                });
-        if let Some(b) = &self.bar {
-            b.set_message(best);
-            b.inc(1);
-        } else if self.plain {
-            let cap = match (r.capacity_qps, r.status_reason()) {
-                (Some(c), None) => format!("capacity {c:.3} QPS"),
-                (_, reason) => reason.unwrap_or_default(),
-            };
-            eprintln!(
-                "[{}/{}] {}: {cap} ({} sims{}) | {best}",
-                st.0,
-                self.total,
-                r.config.describe(),
-                r.sims_run,
-                if cached { ", cached" } else { "" }
-            );
-        }
-    }
-
-    fn finish(&self) {
-        if let Some(b) = &self.bar {
-            b.finish();
-        }
+        Err(msg) => Ok((
+            failed_point(p, id, msg, started.elapsed().as_secs_f64()),
+            false,
+        )),
     }
 }
 
@@ -560,49 +461,56 @@ pub fn now_rfc3339() -> String {
     )
 }
 
-/// Expand, simulate every feasible point (or load it from the cache) and return the outcome.
-pub fn run(loaded: &LoadedSpace, opts: &RunOptions) -> Result<SearchOutcome, SearchError> {
+/// Expand, simulate every feasible point (or load it from the cache) and return the outcome,
+/// reporting progress to `progress`. A point whose evaluation fails is part of the outcome
+/// (status `failed`); only errors that are not about one point are returned.
+pub fn run(
+    loaded: &LoadedSpace,
+    opts: &RunOptions,
+    progress: ProgressFn<'_>,
+) -> Result<SearchOutcome, SearchError> {
     let started = Instant::now();
     let started_at = now_rfc3339();
     let space = &loaded.space;
     let exp = expand(space, &loaded.base_dir)?;
     let shared = Shared::new(loaded, &exp)?;
-    let cache_dir = opts.output.join("cache");
-    std::fs::create_dir_all(&cache_dir).map_err(|source| SearchError::Io {
-        path: cache_dir.clone(),
-        source,
-    })?;
-    // A killed run may have left a temporary file mid-write; it was never renamed into place.
-    if let Ok(entries) = std::fs::read_dir(&cache_dir) {
-        for e in entries.flatten() {
-            if e.file_name().to_string_lossy().contains(".tmp") {
-                let _ = std::fs::remove_file(e.path());
-            }
-        }
-    }
+    let cache = PointCache::open(&opts.output)?;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(opts.jobs.max(1))
         .build()
         .map_err(|e| SearchError::field("jobs", e.to_string()))?;
-    let reporter = Reporter::new(opts.progress, exp.points.len());
+    progress(ProgressEvent::Started {
+        points: exp.points.len(),
+        dropped: exp.dropped.len(),
+    });
     let families = families(&exp.points);
     let per_family: Vec<Vec<PointOutcome>> = pool.install(|| {
         families
             .par_iter()
             .map(|members| {
-                // Sequential inside a family: each point starts where the previous one ended.
+                // Sequential inside a family: each point starts where the previous one ended
+                // (a failed point passes the last capacity on).
                 let mut prev: Option<f64> = None;
                 let mut out = Vec::with_capacity(members.len());
                 for &i in members {
                     let p = &exp.points[i];
-                    let r = search_point(&shared, p, prev, &cache_dir, opts.fresh);
-                    if let Ok((res, cached)) = &r {
-                        reporter.point_done(res, *cached);
-                        prev = res.capacity_qps.or(prev);
+                    let r = search_point(&shared, p, prev, &cache, opts.fresh);
+                    match &r {
+                        Ok((res, _)) if res.capacity_status == CapacityStatus::Failed => {
+                            progress(ProgressEvent::PointFailed { result: res });
+                        }
+                        Ok((res, cached)) => {
+                            progress(ProgressEvent::PointDone {
+                                result: res,
+                                cached: *cached,
+                            });
+                            prev = res.capacity_qps.or(prev);
+                        }
+                        Err(_) => {}
                     }
-                    let failed = r.is_err();
+                    let aborted = r.is_err();
                     out.push(r);
-                    if failed {
+                    if aborted {
                         break;
                     }
                 }
@@ -617,11 +525,9 @@ pub fn run(loaded: &LoadedSpace, opts: &RunOptions) -> Result<SearchOutcome, Sea
             slots[i] = Some(r);
         }
     }
-    let results: Vec<PointOutcome> = slots.into_iter().flatten().collect();
-    reporter.finish();
-    let mut points = Vec::with_capacity(results.len());
+    let mut points = Vec::with_capacity(exp.points.len());
     let (mut cached, mut sims) = (0usize, 0u64);
-    for r in results {
+    for r in slots.into_iter().flatten() {
         let (p, was_cached) = r?;
         if was_cached {
             cached += 1;
@@ -630,10 +536,18 @@ pub fn run(loaded: &LoadedSpace, opts: &RunOptions) -> Result<SearchOutcome, Sea
         }
         points.push(p);
     }
+    progress(ProgressEvent::Finished {
+        points: points.len(),
+        failed: points
+            .iter()
+            .filter(|p| p.capacity_status == CapacityStatus::Failed)
+            .count(),
+    });
     let predictor = exp
         .points
-        .first()
-        .map(|p| shared.predictors[&predictor_key(p)].describe())
+        .iter()
+        .find_map(|p| shared.predictor(p).ok())
+        .map(|p| p.describe())
         .unwrap_or_else(|| format!("{:?}", space.predictor));
     Ok(SearchOutcome {
         meta: RunMeta {
@@ -704,17 +618,25 @@ pub fn dry_run(loaded: &LoadedSpace, jobs: usize) -> Result<DryRun, SearchError>
             let full = &shared.requests[&(p.workload, seed)];
             let base: Vec<RequestSpec> = full.iter().take(DRY_RUN_REQUESTS).copied().collect();
             let scale = full.len() as f64 / base.len().max(1) as f64;
-            let plan = memory_plan(&p.sim)?;
             let t = Instant::now();
-            let r = search_seed(
-                &shared,
-                p,
-                &base,
-                seed,
-                capacity,
-                plan.num_blocks,
-                &mut scratch,
-            )?;
+            let sampled = shared.predictor(p).ok().and_then(|predictor| {
+                let plan = memory_plan(&p.sim).ok()?;
+                search_seed(
+                    &shared,
+                    p,
+                    predictor,
+                    &base,
+                    seed,
+                    capacity,
+                    plan.num_blocks,
+                    &mut scratch,
+                )
+                .ok()
+            });
+            // A point that fails here fails in the run too, where it is recorded, not timed.
+            let Some(r) = sampled else {
+                continue;
+            };
             let acc = if j == 0 { &mut first } else { &mut warm };
             acc.0 += t.elapsed().as_secs_f64() * scale;
             acc.1 += r.runs.len() as f64;

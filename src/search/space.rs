@@ -11,8 +11,9 @@ use serde::{Deserialize, Serialize};
 
 use super::result::{Slo, SloMetric};
 use super::SearchError;
+use crate::compat::Compat;
 use crate::config::sim_yaml::PredictorConfig;
-use crate::sim::{Compat, RouterKind, SchedulerKind};
+use crate::sim::{RouterKind, SchedulerKind};
 use crate::workload::LengthConfig;
 
 /// The whole search space.
@@ -315,8 +316,8 @@ impl SearchSpace {
 
     /// Parse and check YAML text; the message names the line/column or the field.
     pub fn parse(text: &str) -> Result<SearchSpace, String> {
-        let space: SearchSpace =
-            serde_saphyr::from_str(text).map_err(|e| crate::config::yaml_message(&e, "<input>"))?;
+        let space: SearchSpace = serde_saphyr::from_str(text)
+            .map_err(|e| crate::parse_messages::yaml_message(&e, "<input>"))?;
         space.check()?;
         Ok(space)
     }

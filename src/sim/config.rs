@@ -3,23 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Which semantics the engine follows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Compat {
-    /// Vidur's semantics with its documented bugs fixed (README "Differences from Vidur").
-    #[default]
-    Default,
-    /// Reproduce Vidur (commit 7d47513) exactly, quirks included.
-    Vidur,
-}
-
-impl Compat {
-    /// True in Vidur-compatible mode.
-    pub fn is_vidur(self) -> bool {
-        self == Compat::Vidur
-    }
-}
+/// Sarathi's prefill chunk size when none is given (Vidur's default), for a simulation and for
+/// a search space alike.
+pub const DEFAULT_CHUNK_SIZE: u32 = 512;
 
 /// Replica scheduler family.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -80,7 +66,7 @@ pub struct SchedulerConfig {
     /// Override the memory planner's KV block count.
     #[serde(default)]
     pub num_blocks: Option<u64>,
-    /// Sarathi prefill chunk size (default 512).
+    /// Sarathi prefill chunk size (default [`DEFAULT_CHUNK_SIZE`]).
     #[serde(default)]
     pub chunk_size: Option<u32>,
     /// vLLM / LightLLM token cap per batch (default 4096).
@@ -112,7 +98,7 @@ impl SchedulerConfig {
 
     /// Sarathi chunk size.
     pub fn chunk_size(&self) -> u32 {
-        self.chunk_size.unwrap_or(512)
+        self.chunk_size.unwrap_or(DEFAULT_CHUNK_SIZE)
     }
 
     /// vLLM / LightLLM batch token cap.
@@ -209,10 +195,6 @@ pub struct MetricsOptions {
     /// Record per-token completion metrics (inter-token latency series).
     #[serde(default = "yes")]
     pub token_metrics: bool,
-    /// Record nothing at all (the capacity search reads request states directly): the
-    /// resulting `SimMetrics` is empty. Not a YAML option.
-    #[serde(skip)]
-    pub disabled: bool,
 }
 
 fn yes() -> bool {
@@ -224,7 +206,6 @@ impl Default for MetricsOptions {
         MetricsOptions {
             chrome_trace: true,
             token_metrics: true,
-            disabled: false,
         }
     }
 }

@@ -3,14 +3,14 @@
 
 use std::collections::VecDeque;
 
-use super::batch::{Batch, BatchSlab, BatchSlot};
+use super::batch::{BatchSlab, BatchSlot};
 use super::event::{Event, EventQueue};
 use super::memory;
+use super::observer::SimObserver;
 use super::request::{ReqId, Request};
 use super::router::Router;
 use super::schedulers::{self, ReplicaBase, ReplicaScheduler};
 use super::{SimConfig, SimError, SimOutput};
-use crate::metrics::{Recorder, RecorderSetup};
 use crate::predictor::{BatchEntry, ExecutionTimePredictor, StageTime};
 use crate::workload::{RequestSource, RequestSpec, SliceSource};
 
@@ -29,19 +29,12 @@ struct Replica {
     stages: Vec<Stage>,
 }
 
-/// MFU inputs (vidur-behavior.md §9.6).
-struct Mfu {
-    params_per_device: f64,
-    attn_coeff: f64,
-    device_flops: f64,
-}
-
-struct Engine<'a, S: RequestSource + ?Sized> {
+struct Engine<'a, S: RequestSource + ?Sized, O: SimObserver + ?Sized> {
     cfg: &'a SimConfig,
     source: &'a mut S,
     /// Arrival time of the last request pulled from `source` (arrivals must not go back).
     last_arrival: f64,
-    observer: &'a mut dyn RunObserver,
+    observer: &'a mut O,
     stopped_by_observer: bool,
     predictor: &'a dyn ExecutionTimePredictor,
     now: f64,
@@ -52,50 +45,23 @@ struct Engine<'a, S: RequestSource + ?Sized> {
     replicas: Vec<Replica>,
     batches: BatchSlab,
     router: Router,
-    recorder: Recorder,
     entries: Vec<BatchEntry>,
     formed: Vec<BatchSlot>,
     touched: Vec<bool>,
-    mfu: Mfu,
     num_events: u64,
     time_monotone: bool,
 }
 
-/// Watches a run batch by batch and may end it early (the capacity search stops a run as soon as
-/// its SLOs can no longer hold).
-pub trait RunObserver {
-    /// `batch` finished its last stage at `t`; request states are updated. Return true to stop
-    /// the run after this event.
-    fn on_batch_end(&mut self, t: f64, batch: &Batch, requests: &[Request]) -> bool;
-}
-
-/// The observer that never stops a run.
-pub struct NoObserver;
-
-impl RunObserver for NoObserver {
-    fn on_batch_end(&mut self, _: f64, _: &Batch, _: &[Request]) -> bool {
-        false
-    }
-}
-
-/// Run one simulation of `requests` (sorted by arrival) under `cfg`.
-pub fn simulate(
-    cfg: &SimConfig,
-    requests: &[RequestSpec],
-    predictor: &dyn ExecutionTimePredictor,
-) -> Result<SimOutput, SimError> {
-    simulate_observed(cfg, requests, predictor, &mut NoObserver)
-}
-
-/// [`simulate`] with an observer that sees every finished batch and may stop the run.
+/// Run one simulation of `requests` (sorted by arrival) under `cfg`, watched by `observer`
+/// (`&mut ()` for none; the metrics recorder, an SLO guard, or a pair of them).
 ///
 /// [`SimOutput::requests`] covers the whole slice: requests that never arrived (time limit,
 /// observer stop) are appended untouched and counted as unfinished.
-pub fn simulate_observed(
+pub fn simulate<O: SimObserver + ?Sized>(
     cfg: &SimConfig,
     requests: &[RequestSpec],
     predictor: &dyn ExecutionTimePredictor,
-    observer: &mut dyn RunObserver,
+    observer: &mut O,
 ) -> Result<SimOutput, SimError> {
     let plan = validate_and_plan(cfg)?;
     for (i, w) in requests.windows(2).enumerate() {
@@ -128,11 +94,11 @@ pub fn simulate_observed(
 /// created as they arrive, so memory follows the arrived requests, and with a time limit the
 /// source is pulled at most one request past it (the event that crosses the limit ends the
 /// run). [`SimOutput::requests`] holds the arrived requests only.
-pub fn simulate_source<S: RequestSource + ?Sized>(
+pub fn simulate_source<S: RequestSource + ?Sized, O: SimObserver + ?Sized>(
     cfg: &SimConfig,
     source: &mut S,
     predictor: &dyn ExecutionTimePredictor,
-    observer: &mut dyn RunObserver,
+    observer: &mut O,
 ) -> Result<SimOutput, SimError> {
     let plan = validate_and_plan(cfg)?;
     run_source(cfg, &plan, source, predictor, observer)
@@ -152,12 +118,12 @@ fn validate_and_plan(cfg: &SimConfig) -> Result<memory::MemoryPlan, SimError> {
     )
 }
 
-fn run_source<S: RequestSource + ?Sized>(
+fn run_source<S: RequestSource + ?Sized, O: SimObserver + ?Sized>(
     cfg: &SimConfig,
     plan: &memory::MemoryPlan,
     source: &mut S,
     predictor: &dyn ExecutionTimePredictor,
-    observer: &mut dyn RunObserver,
+    observer: &mut O,
 ) -> Result<SimOutput, SimError> {
     let stages = cfg.num_pipeline_stages;
     let replicas = (0..cfg.num_replicas)
@@ -170,32 +136,6 @@ fn run_source<S: RequestSource + ?Sized>(
     // Sized for the whole workload only when it is known and modest; otherwise grown
     // (amortized) as requests arrive.
     let capacity = source.remaining().unwrap_or(0).min(1 << 20);
-    let m = &cfg.model;
-    let (tp, pp) = (
-        cfg.tensor_parallel_size as f64,
-        cfg.num_pipeline_stages as f64,
-    );
-    // Vidur divides by fp16_tflops·2^40; default mode uses SI tera (1e12).
-    let tera = if cfg.compat.is_vidur() {
-        2f64.powi(40)
-    } else {
-        1e12
-    };
-    let mfu = Mfu {
-        params_per_device: m.params_per_device(cfg.tensor_parallel_size, cfg.num_pipeline_stages)
-            as f64,
-        attn_coeff: 4.0
-            * (m.num_layers as f64 / pp).floor()
-            * (m.num_q_heads as f64 / tp).floor()
-            * m.head_dim as f64,
-        device_flops: cfg.device.fp16_tflops * tera,
-    };
-    let setup = RecorderSetup {
-        num_replicas: cfg.num_replicas,
-        num_stages: stages,
-        compat: cfg.compat,
-        options: cfg.metrics.clone(),
-    };
     let mut engine = Engine {
         cfg,
         observer,
@@ -204,7 +144,6 @@ fn run_source<S: RequestSource + ?Sized>(
         now: 0.0,
         // Only the relative order of sequence numbers matters (arrivals never enter the heap).
         queue: EventQueue::new(1),
-        recorder: Recorder::new(setup, capacity),
         requests: Vec::with_capacity(capacity),
         source,
         last_arrival: f64::NEG_INFINITY,
@@ -215,7 +154,6 @@ fn run_source<S: RequestSource + ?Sized>(
         entries: Vec::new(),
         formed: Vec::new(),
         touched: vec![false; cfg.num_replicas as usize],
-        mfu,
         num_events: 0,
         time_monotone: true,
     };
@@ -227,9 +165,7 @@ fn run_source<S: RequestSource + ?Sized>(
         .map(|r| (r.base.blocks.peak_allocated, r.base.blocks.num_blocks))
         .max_by_key(|p| p.0)
         .unwrap_or((0, 0));
-    let metrics = engine.recorder.finish(&engine.requests, engine.now);
     Ok(SimOutput {
-        metrics,
         end_time: engine.now,
         num_events: engine.num_events,
         num_batches: engine.batches.batches_formed(),
@@ -243,7 +179,7 @@ fn run_source<S: RequestSource + ?Sized>(
     })
 }
 
-impl<S: RequestSource + ?Sized> Engine<'_, S> {
+impl<S: RequestSource + ?Sized, O: SimObserver + ?Sized> Engine<'_, S, O> {
     /// The main loop. Returns whether the time limit stopped it.
     fn run(&mut self) -> Result<bool, SimError> {
         let limit = self.cfg.time_limit_s;
@@ -349,7 +285,7 @@ impl<S: RequestSource + ?Sized> Engine<'_, S> {
             r.num_decode_tokens,
         ));
         self.global_queue.push(id);
-        self.recorder
+        self.observer
             .on_request_arrival(t, &self.requests[id as usize]);
         self.queue.push(t, Event::GlobalSchedule);
         Ok(())
@@ -410,7 +346,7 @@ impl<S: RequestSource + ?Sized> Engine<'_, S> {
         if self.formed.is_empty() {
             return Ok(());
         }
-        self.recorder
+        self.observer
             .on_replica_schedule(t, r, rep.base.blocks.memory_usage_percent());
         for &slot in &self.formed {
             let batch = self.batches.get_mut(slot);
@@ -443,8 +379,6 @@ impl<S: RequestSource + ?Sized> Engine<'_, S> {
         stage.busy = true;
         let batch = self.batches.get(slot);
         self.entries.clear();
-        let mut mlp_tokens = 0f64;
-        let mut attn_flops = 0f64;
         for (&id, &n) in batch.requests.iter().zip(&batch.num_tokens) {
             let req = &self.requests[id as usize];
             self.entries.push(BatchEntry {
@@ -452,9 +386,6 @@ impl<S: RequestSource + ?Sized> Engine<'_, S> {
                 num_processed_tokens: req.num_processed_tokens,
                 is_prefill_complete: req.is_prefill_complete,
             });
-            mlp_tokens += n as f64;
-            attn_flops +=
-                self.mfu.attn_coeff * n as f64 * (n as f64 + req.num_processed_tokens as f64);
         }
         // Members do not change between stages unless a preemption touched them: price every
         // stage at once and reuse the times while the members are the same.
@@ -480,13 +411,8 @@ impl<S: RequestSource + ?Sized> Engine<'_, S> {
         for &id in &batch.requests {
             self.requests[id as usize].on_batch_stage_schedule(t);
         }
-        let flops = 2.0 * mlp_tokens * self.mfu.params_per_device + attn_flops;
-        let mfu = if time.total_s > 0.0 {
-            flops / time.total_s * 100.0 / self.mfu.device_flops
-        } else {
-            0.0
-        };
-        self.recorder.on_stage_schedule(t, r, s, mfu);
+        self.observer
+            .on_stage_schedule(t, r, s, batch, &self.entries, &time);
         self.queue.push(
             t + time.total_s,
             Event::BatchStageEnd {
@@ -506,7 +432,7 @@ impl<S: RequestSource + ?Sized> Engine<'_, S> {
         for &id in &batch.requests {
             self.requests[id as usize].on_batch_stage_end(t, exec, model);
         }
-        self.recorder.on_stage_end(t, r, s, batch, exec);
+        self.observer.on_stage_end(t, r, s, batch, exec);
         self.queue.push(
             t,
             Event::ReplicaStageSchedule {
@@ -543,18 +469,20 @@ impl<S: RequestSource + ?Sized> Engine<'_, S> {
         rep.base.num_running_batches -= 1;
         rep.sched
             .on_batch_end(&mut rep.base, &mut self.requests, batch);
-        self.recorder.on_batch_end(
+        self.observer.on_batch_end(
             t,
             r,
             batch,
             &self.requests,
             rep.base.blocks.memory_usage_percent(),
         );
-        if self.observer.on_batch_end(t, batch, &self.requests) {
+        if self.observer.should_stop() {
             self.stopped_by_observer = true;
         }
         for &id in &batch.requests {
-            if self.requests[id as usize].completed {
+            let req = &self.requests[id as usize];
+            if req.completed {
+                self.observer.on_request_completed(t, req);
                 self.source.on_complete(u64::from(id), t);
             }
         }

@@ -1,9 +1,10 @@
 //! KV-cache memory planner (vidur-behavior.md §4.2) and per-replica block accounting (§3.1).
 
-use super::config::{Compat, SchedulerConfig};
+use super::config::SchedulerConfig;
 use super::request::Request;
 use super::SimError;
 use crate::catalog::{DeviceSpec, ModelSpec};
+use crate::compat::Compat;
 
 /// What the planner decided for one replica.
 #[derive(Debug, Clone, Copy, PartialEq)]

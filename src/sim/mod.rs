@@ -1,24 +1,27 @@
 //! The discrete-event engine (vidur-behavior.md §1–5): requests arrive, a global router sends
 //! them to replicas, each replica's scheduler forms batches, batches flow through pipeline
-//! stages whose durations come from an [`ExecutionTimePredictor`], and the [`Recorder`] sees
-//! every step.
+//! stages whose durations come from an
+//! [`ExecutionTimePredictor`](crate::predictor::ExecutionTimePredictor), and a [`SimObserver`]
+//! (the metrics recorder, the search's SLO guard) sees every step.
 
 pub mod batch;
 pub mod config;
 mod engine;
 pub mod event;
 pub mod memory;
+pub mod observer;
 pub mod request;
 pub mod router;
 pub mod schedulers;
 
 use serde::{Deserialize, Serialize};
 
-pub use config::{Compat, MetricsOptions, RouterKind, SchedulerConfig, SchedulerKind};
-pub use engine::{simulate, simulate_observed, simulate_source, NoObserver, RunObserver};
+pub use config::{MetricsOptions, RouterKind, SchedulerConfig, SchedulerKind};
+pub use engine::{simulate, simulate_source};
+pub use observer::SimObserver;
 
 use crate::catalog::{DeviceSpec, ModelSpec, NodeSpec};
-use crate::metrics::SimMetrics;
+use crate::compat::Compat;
 use crate::predictor::PredictorError;
 use request::Request;
 
@@ -137,8 +140,6 @@ pub enum SimError {
 /// Result of one run.
 #[derive(Debug)]
 pub struct SimOutput {
-    /// Recorded metrics.
-    pub metrics: SimMetrics,
     /// Final state of every request that arrived (index = request id = arrival order); the
     /// slice entry points append the slice's requests that never arrived, untouched.
     pub requests: Vec<Request>,
@@ -152,7 +153,7 @@ pub struct SimOutput {
     pub num_unfinished: usize,
     /// Whether the time limit stopped the run.
     pub hit_time_limit: bool,
-    /// Whether a [`RunObserver`] stopped the run.
+    /// Whether the [`SimObserver`] stopped the run.
     pub stopped_early: bool,
     /// Highest KV blocks in use on any replica, and that replica's capacity.
     pub peak_blocks: (u64, u64),

@@ -4,7 +4,8 @@ use rand::RngExt;
 use rand::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
 
-use super::config::{Compat, RouterKind};
+use super::config::RouterKind;
+use crate::compat::Compat;
 
 /// Routing state.
 #[derive(Debug)]

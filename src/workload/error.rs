@@ -103,6 +103,12 @@ pub enum WorkloadError {
         /// What is wrong.
         msg: String,
     },
+    /// A closed-loop workload where a request list is needed up front: its arrivals follow
+    /// completions, which only the simulation produces.
+    #[error(
+        "a closed-loop workload depends on the simulation; it cannot be generated ahead of it ({0})"
+    )]
+    ClosedLoopAhead(String),
     /// Generation finished with an empty request list.
     #[error("the workload produced no requests: {0}")]
     NoRequests(String),

@@ -12,7 +12,7 @@ use rand_xoshiro::Xoshiro256PlusPlus;
 
 use super::csvio::{parse_datetime_us, resolve, Csv};
 use super::{check_scale, IntervalConfig, WorkloadError};
-use crate::sim::Compat;
+use crate::compat::Compat;
 
 const F: &str = "workload.synthetic.intervals";
 

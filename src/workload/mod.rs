@@ -1,19 +1,21 @@
 //! Workloads: the requests a simulation replays (vidur-behavior.md §6).
 //!
-//! A [`WorkloadConfig`] is either a synthetic generator (length distribution × arrival process)
-//! or a replay of a Vidur-format trace CSV. [`source`] turns it into a [`RequestSource`] that
+//! A [`WorkloadConfig`] is a synthetic generator (length distribution × arrival process), a
+//! replay of a Vidur-format trace CSV, or a closed loop of clients that each send their next
+//! request when the previous one completes. [`source`] turns it into a [`RequestSource`] that
 //! yields the requests in arrival order, drawing synthetic ones lazily (memory follows the
-//! requests pulled, not `num_requests`); [`generate`] collects them into a list. All randomness
-//! comes from seeded `rand_xoshiro` generators, so the same config always gives the same
-//! requests.
+//! requests pulled, not `num_requests`); [`generate`] collects an open-loop workload into a list
+//! (a closed loop's arrivals depend on the simulation, so it has no list). All randomness comes
+//! from seeded `rand_xoshiro` generators, so the same config always gives the same requests.
 
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::sim::Compat;
+use crate::compat::Compat;
 
 mod builtin;
+mod closed_loop;
 mod csvio;
 mod error;
 mod intervals;
@@ -25,6 +27,7 @@ pub use builtin::{
     builtin, builtin_names, BuiltinCatalog, BuiltinLengths, FitQuality, MarginalQuality,
     COPULA_EDGES, LEVELS,
 };
+pub use closed_loop::{ClosedLoopConfig, ClosedLoopSource};
 pub use error::WorkloadError;
 pub use source::{
     ListSource, RequestSource, SliceSource, SyntheticSource, VecSource, WorkloadSource,
@@ -51,7 +54,8 @@ fn one() -> f64 {
     1.0
 }
 
-/// Where requests come from (YAML: `workload: {synthetic: {...}}` or `{trace_replay: {...}}`).
+/// Where requests come from (YAML: `workload: {synthetic: {...}}`, `{trace_replay: {...}}` or
+/// `{closed_loop: {...}}`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum WorkloadConfig {
@@ -59,6 +63,8 @@ pub enum WorkloadConfig {
     Synthetic(SyntheticConfig),
     /// Replay a trace CSV with `arrived_at, num_prefill_tokens, num_decode_tokens` columns.
     TraceReplay(TraceReplayConfig),
+    /// A fixed number of clients, each sending its next request when the previous completes.
+    ClosedLoop(ClosedLoopConfig),
 }
 
 /// Synthetic workload (Vidur's `synthetic` request generator).
@@ -197,12 +203,28 @@ impl WorkloadConfig {
         match self {
             WorkloadConfig::Synthetic(s) => s.max_tokens,
             WorkloadConfig::TraceReplay(t) => t.max_tokens,
+            WorkloadConfig::ClosedLoop(c) => c.max_tokens,
         }
+    }
+
+    /// Requests at the start of the run that are simulated but left out of the metrics (the
+    /// first this-many in arrival order); 0 for open-loop workloads.
+    pub fn warmup_requests(&self) -> u64 {
+        match self {
+            WorkloadConfig::ClosedLoop(c) => c.warmup_requests,
+            WorkloadConfig::Synthetic(_) | WorkloadConfig::TraceReplay(_) => 0,
+        }
+    }
+
+    /// Whether arrivals depend on completions (no request list exists ahead of the simulation).
+    pub fn is_closed_loop(&self) -> bool {
+        matches!(self, WorkloadConfig::ClosedLoop(_))
     }
 }
 
 /// Generates the full request list of a workload, sorted by arrival time (stable, so equal
-/// arrivals keep generation/file order): [`WorkloadSource`] collected.
+/// arrivals keep generation/file order): [`WorkloadSource`] collected. A closed-loop workload
+/// is an error ([`WorkloadError::ClosedLoopAhead`]): its arrivals follow the simulation.
 ///
 /// Relative trace paths are resolved against `base_dir` (normally the config file's
 /// directory); absolute paths are used as given. `compat` selects Vidur's exact quirks
@@ -212,6 +234,13 @@ pub fn generate(
     compat: Compat,
     base_dir: &Path,
 ) -> Result<Vec<RequestSpec>, WorkloadError> {
+    if cfg.is_closed_loop() {
+        return Err(WorkloadError::ClosedLoopAhead(
+            "a request list was asked for; simulate it instead (vidur-search simulate), or use a \
+             synthetic or trace_replay workload"
+                .into(),
+        ));
+    }
     let src = WorkloadSource::new(cfg, compat, base_dir)?;
     // Counts can be huge (the source is lazy for that reason): grow past 4M rather than
     // reserving it all at once.
@@ -254,6 +283,8 @@ pub(crate) fn check_max_tokens(field: &str, v: u32) -> Result<(), WorkloadError>
     }
 }
 
+#[cfg(test)]
+mod closed_loop_tests;
 #[cfg(test)]
 mod source_tests;
 #[cfg(test)]

@@ -8,8 +8,8 @@
 //! probes) is a source too.
 //!
 //! The engine tells a source when a request completes ([`RequestSource::on_complete`]). Open-loop
-//! sources ignore it; a closed-loop source (a fixed client population that sends its next
-//! request after a think time) can hook in there without another engine change.
+//! sources ignore it; the closed-loop source ([`super::ClosedLoopSource`], a fixed client
+//! population that sends its next request after a think time) issues follow-ups there.
 
 use std::path::Path;
 
@@ -17,10 +17,10 @@ use rand::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
 
 use super::{
-    check_max_tokens, intervals, lengths, trace, RequestSpec, SyntheticConfig, WorkloadConfig,
-    WorkloadError,
+    check_max_tokens, intervals, lengths, trace, ClosedLoopSource, RequestSpec, SyntheticConfig,
+    WorkloadConfig, WorkloadError,
 };
-use crate::sim::Compat;
+use crate::compat::Compat;
 
 /// Requests in arrival order, handed to the engine one at a time.
 ///
@@ -321,12 +321,17 @@ impl RequestSource for SyntheticSource {
 }
 
 /// The source of a [`WorkloadConfig`]: lazy for synthetic workloads, a replayed vector for
-/// traces. Also an [`Iterator`] over the requests.
+/// traces, completion-driven for a closed loop. Also an [`Iterator`] over the requests; for a
+/// closed loop, which iteration tells of no completions, that yields only each client's first
+/// request (collect open-loop workloads only, or use [`super::generate`], which refuses a
+/// closed loop).
 pub enum WorkloadSource {
     /// Drawn on demand.
     Synthetic(Box<SyntheticSource>),
     /// Read up front.
     Replay(VecSource),
+    /// Issued as requests complete.
+    ClosedLoop(Box<ClosedLoopSource>),
 }
 
 impl WorkloadSource {
@@ -343,6 +348,9 @@ impl WorkloadSource {
             WorkloadConfig::TraceReplay(t) => {
                 WorkloadSource::Replay(VecSource::new(trace::replay(t, compat, base_dir)?))
             }
+            WorkloadConfig::ClosedLoop(c) => {
+                WorkloadSource::ClosedLoop(Box::new(ClosedLoopSource::new(c, base_dir)?))
+            }
         })
     }
 }
@@ -353,6 +361,7 @@ impl RequestSource for WorkloadSource {
         match self {
             WorkloadSource::Synthetic(s) => s.next_arrival(),
             WorkloadSource::Replay(v) => v.next_arrival(),
+            WorkloadSource::ClosedLoop(c) => c.next_arrival(),
         }
     }
 
@@ -361,6 +370,14 @@ impl RequestSource for WorkloadSource {
         match self {
             WorkloadSource::Synthetic(s) => s.pop(),
             WorkloadSource::Replay(v) => v.pop(),
+            WorkloadSource::ClosedLoop(c) => c.pop(),
+        }
+    }
+
+    #[inline]
+    fn on_complete(&mut self, id: u64, t: f64) {
+        if let WorkloadSource::ClosedLoop(c) = self {
+            c.on_complete(id, t);
         }
     }
 
@@ -368,6 +385,7 @@ impl RequestSource for WorkloadSource {
         match self {
             WorkloadSource::Synthetic(s) => s.remaining(),
             WorkloadSource::Replay(v) => v.remaining(),
+            WorkloadSource::ClosedLoop(c) => c.remaining(),
         }
     }
 }
@@ -380,9 +398,14 @@ impl Iterator for WorkloadSource {
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
+        let next = usize::from(self.next_arrival().is_some());
+        if let WorkloadSource::ClosedLoop(c) = self {
+            // Without completions iteration stops after the clients' first requests.
+            return (next, c.remaining());
+        }
         match self.remaining() {
             Some(n) => (n, Some(n)),
-            None => (usize::from(self.next_arrival().is_some()), None),
+            None => (next, None),
         }
     }
 }

@@ -23,6 +23,7 @@ fn eager_generate(
     let mut out = match cfg {
         WorkloadConfig::Synthetic(s) => eager_synthetic(s, compat, base_dir)?,
         WorkloadConfig::TraceReplay(t) => trace::replay(t, compat, base_dir)?,
+        WorkloadConfig::ClosedLoop(_) => unreachable!("the eager generator predates closed loops"),
     };
     // Stable sort; already sorted input (the synthetic case) costs one linear pass.
     out.sort_by(|a, b| a.arrived_at.total_cmp(&b.arrived_at));

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use super::csvio::{resolve, Csv};
 use super::{check_max_tokens, check_scale, RequestSpec, TraceReplayConfig, WorkloadError};
-use crate::sim::Compat;
+use crate::compat::Compat;
 
 /// Scales a token count and truncates it toward zero, as pandas' `(x * f).astype(int)` does
 /// (`v` and `f` are finite and non-negative; `as` saturates absurdly large products).

@@ -6,7 +6,9 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use vidur_search::catalog::HardwareCatalog;
+use vidur_search::compat::Compat;
 use vidur_search::config::vidur_json;
+use vidur_search::metrics::simulate_recorded;
 use vidur_search::metrics::stats::{LatencyStats, Summary};
 use vidur_search::predictor::analytic::calibration::Calibration;
 use vidur_search::predictor::analytic::{AnalyticOptions, AnalyticPredictor, GpuInfo, LayerShape};
@@ -14,7 +16,7 @@ use vidur_search::predictor::{
     BatchEntry, Composed, ExecutionTimePredictor, OpModel, PredictorError, TokenOp,
     VidurTablesPredictor,
 };
-use vidur_search::sim::{simulate, Compat, SimConfig};
+use vidur_search::sim::SimConfig;
 use vidur_search::workload;
 
 use crate::common::{bin, read_csv, shared, tables_for};
@@ -391,7 +393,10 @@ fn conformance_workloads_priced_analytically_land_near_vidur() {
             kv_save_ms[t as usize] = r[1].parse().unwrap();
         }
         let summary = |p: &dyn ExecutionTimePredictor| {
-            simulate(&run.sim, &requests, p).unwrap().metrics.summary()
+            simulate_recorded(&run.sim, &requests, p)
+                .unwrap()
+                .1
+                .summary()
         };
         let theirs = summary(&vidur);
         let mixed = latency_ratios(

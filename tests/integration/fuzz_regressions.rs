@@ -6,11 +6,12 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use vidur_search::catalog::hf;
+use vidur_search::compat::Compat;
 use vidur_search::config::vidur_json;
 use vidur_search::predictor::measured::KernelSet;
 use vidur_search::predictor::{VidurTablesOptions, VidurTablesPredictor};
 use vidur_search::search::{expand::expand, SearchSpace};
-use vidur_search::sim::{memory, Compat};
+use vidur_search::sim::memory;
 use vidur_search::workload::{self, IntervalConfig, LengthConfig, SyntheticConfig, WorkloadConfig};
 
 /// A fresh folder under the system temp dir, removed on drop.

@@ -4,9 +4,10 @@
 
 use proptest::prelude::*;
 use vidur_search::catalog::{DeviceSpec, ModelSpec, NodeSpec};
+use vidur_search::compat::Compat;
+use vidur_search::metrics::simulate_recorded;
 use vidur_search::sim::{
-    simulate, Compat, MetricsOptions, RouterKind, SchedulerConfig, SchedulerKind, SimConfig,
-    SimError,
+    MetricsOptions, RouterKind, SchedulerConfig, SchedulerKind, SimConfig, SimError,
 };
 use vidur_search::workload::RequestSpec;
 
@@ -95,8 +96,8 @@ proptest! {
         let router = [RouterKind::RoundRobin, RouterKind::Lor, RouterKind::Random][router_i];
         let cfg = config(kind, compat, slots, replicas, pp, router);
         let pred = LinearPredictor { base_s: 0.005, per_token_s: 2e-5, per_kv_token_s: 1e-6 };
-        match simulate(&cfg, &reqs, &pred) {
-            Ok(out) => {
+        match simulate_recorded(&cfg, &reqs, &pred) {
+            Ok((out, metrics)) => {
                 prop_assert!(out.time_monotone, "event time decreased");
                 prop_assert!(out.peak_blocks.0 <= out.peak_blocks.1, "KV blocks {} > capacity {}", out.peak_blocks.0, out.peak_blocks.1);
                 let done = out.requests.iter().filter(|r| r.completed).count();
@@ -106,7 +107,7 @@ proptest! {
                     prop_assert_eq!(r.initial_prefill_tokens + r.initial_decode_tokens, r.num_prefill_tokens + r.num_decode_tokens);
                     prop_assert!(r.completed_at >= r.prefill_completed_at && r.prefill_completed_at >= r.arrived_at);
                 }
-                let summary = out.metrics.summary();
+                let summary = metrics.summary();
                 prop_assert_eq!(summary.requests.completed, done);
                 prop_assert_eq!(summary.requests.unfinished, out.num_unfinished);
                 // Default mode fixes the leaks and crashes: everything finishes.

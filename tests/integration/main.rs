@@ -6,6 +6,7 @@ mod analytic;
 mod bad_inputs;
 mod catalog;
 mod cli;
+mod closed_loop;
 mod common;
 mod conformance;
 mod fuzz_regressions;

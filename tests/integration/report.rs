@@ -164,6 +164,7 @@ fn point(
         seeds,
         sims_run: 4,
         wall_s: 1.5 + n,
+        error: None,
     }
 }
 

@@ -2,9 +2,10 @@
 //! TP/PP table paths, which the conformance cases do not exercise (they all run TP1 PP1).
 
 use vidur_search::catalog::{DeviceSpec, ModelSpec, NodeSpec};
+use vidur_search::compat::Compat;
 use vidur_search::predictor::{ExecutionTimePredictor, VidurTablesOptions, VidurTablesPredictor};
 use vidur_search::sim::{
-    simulate, Compat, MetricsOptions, RouterKind, SchedulerConfig, SchedulerKind, SimConfig,
+    simulate, MetricsOptions, RouterKind, SchedulerConfig, SchedulerKind, SimConfig,
 };
 use vidur_search::workload::RequestSpec;
 
@@ -56,7 +57,7 @@ fn pipeline_micro_batches_flow_back_to_back() {
         per_token_s: 0.0,
         per_kv_token_s: 0.0,
     };
-    let out = simulate(&config, &reqs, &pred).unwrap();
+    let out = simulate(&config, &reqs, &pred, &mut ()).unwrap();
     let r = &out.requests;
     assert_eq!((r[0].prefill_completed_at, r[0].completed_at), (2.0, 4.0));
     assert_eq!((r[1].prefill_completed_at, r[1].completed_at), (3.0, 5.0));
@@ -104,7 +105,7 @@ fn tp_and_pp_communication_terms() {
             num_decode_tokens: 20,
         })
         .collect();
-    let out = simulate(&config, &reqs, &pp2).unwrap();
+    let out = simulate(&config, &reqs, &pp2, &mut ()).unwrap();
     assert_eq!(out.num_unfinished, 0);
 }
 

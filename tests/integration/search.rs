@@ -294,6 +294,118 @@ slos:
     assert!(csv.contains(",unbounded,"), "{csv}");
 }
 
+/// One point whose simulation fails (vLLM batches two 3,000-token prompts, more tokens than
+/// Vidur's prediction tables cover) beside one that succeeds (Sarathi chunks them): the failure
+/// is recorded as data, the other point is searched and ranked, the reports are written, the
+/// failed point is not cached (a re-run retries it) and the exit code is 1.
+#[test]
+fn a_failing_point_is_recorded_and_the_run_goes_on() {
+    let d = tmp("one-fails");
+    let tables = crate::common::shared().join("conformance/tables/llama2-7b_a100_tp1");
+    let space = write_space(
+        &d,
+        &format!(
+            "\
+name: one-fails
+models: [meta-llama/Llama-2-7b-hf]
+workloads:
+  - name: long
+    lengths: {{fixed: {{prefill_tokens: 3000, decode_tokens: 32}}}}
+    num_requests: 120
+    max_tokens: 8192
+clusters:
+  - {{gpu: a100, max_gpus: 1}}
+schedulers:
+  - {{type: vllm, max_tokens_in_batch: [8192]}}
+  - {{type: sarathi, chunk_size: [512]}}
+batch_size_cap: [64]
+predictor: {{vidur_tables: {{dir: \"{}\"}}}}
+slos:
+  - {{metric: ttft, quantile: 0.9, max_seconds: 5.0}}
+",
+            tables.display()
+        ),
+    );
+    let o = d.join("out");
+    let go = || {
+        bin()
+            .arg("run")
+            .arg(&space)
+            .arg("-o")
+            .arg(&o)
+            .output()
+            .unwrap()
+    };
+    let out = go();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(stdout.contains("1 meet the SLOs, 1 failed"), "{stdout}");
+    assert!(
+        stderr.contains("failed: simulation failed") && stderr.contains("num_tokens="),
+        "{stderr}"
+    );
+
+    let r = results(&o);
+    let points = r["points"].as_array().unwrap();
+    assert_eq!(points.len(), 2);
+    let (failed, ok): (Vec<_>, Vec<_>) = points
+        .iter()
+        .partition(|p| p["capacity_status"] == "failed");
+    assert_eq!((failed.len(), ok.len()), (1, 1), "{r}");
+    let (f, ok) = (failed[0], ok[0]);
+    assert_eq!(f["config"]["scheduler"], "vllm");
+    let err = f["error"].as_str().unwrap();
+    // The whole cause chain, each part once.
+    assert!(
+        err.starts_with("simulation failed: execution-time prediction failed")
+            && err.contains("prediction table")
+            && err.contains("num_tokens=")
+            && err.matches("prediction table").count() == 1,
+        "{err}"
+    );
+    assert_figures_from_one_record(f);
+    assert_eq!(f["sims_run"], 0);
+    assert_eq!(ok["capacity_status"], "found", "{ok}");
+    assert!(ok.get("error").is_none(), "{ok}");
+    assert_figures_from_one_record(ok);
+    // results.json reads back into the library's types.
+    let text = std::fs::read_to_string(o.join("results.json")).unwrap();
+    let back: vidur_search::search::SearchOutcome = serde_json::from_str(&text).unwrap();
+    assert_eq!(back.failed().len(), 1);
+    assert_eq!(back.failed()[0].error.as_deref(), Some(err));
+    assert_eq!(back.ranked().len(), 1);
+
+    let csv = std::fs::read_to_string(o.join("results.csv")).unwrap();
+    assert!(csv.contains(",failed,") && csv.contains(",found,"), "{csv}");
+    let best = std::fs::read_to_string(o.join("best_configs.md")).unwrap();
+    let (ranked, unranked) = best.split_once("## Not ranked").unwrap();
+    assert!(
+        ranked.contains("| 1 |") && ranked.contains("sarathi"),
+        "{best}"
+    );
+    assert!(
+        !ranked.contains("vllm"),
+        "a failed point is ranked:\n{best}"
+    );
+    let row = unranked.lines().find(|l| l.contains("| failed |")).unwrap();
+    assert!(row.contains("vllm") && row.contains("num_tokens="), "{row}");
+    let html = std::fs::read_to_string(o.join("report.html")).unwrap();
+    let (_, html_unranked) = html.split_once("id=\"unranked\"").unwrap();
+    assert!(html_unranked.contains(">failed<") && html_unranked.contains("num_tokens="));
+
+    // Only the searched point is cached: a re-run loads it and retries the failed one.
+    let cached = std::fs::read_dir(o.join("cache")).unwrap().count();
+    assert_eq!(cached, 1);
+    let again = go();
+    let stdout = String::from_utf8_lossy(&again.stdout);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(stdout.contains("2 points (1 from cache)"), "{stdout}");
+    assert_eq!(results(&o), r, "the re-run differs");
+}
+
 #[test]
 fn a_killed_run_resumes_to_the_same_results() {
     let d = tmp("resume");

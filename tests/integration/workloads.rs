@@ -240,8 +240,10 @@ workload:
     let mean_p = p.iter().map(|&x| f64::from(x)).sum::<f64>() / 200.0;
     assert!((500.0..2000.0).contains(&mean_p), "{mean_p}");
     assert!(p.iter().any(|&x| x != p[0]));
-    let out = vidur_search::sim::simulate(&prep.sim, &requests, prep.predictor.as_ref()).unwrap();
-    let s = out.metrics.summary();
+    let (_, metrics) =
+        vidur_search::metrics::simulate_recorded(&prep.sim, &requests, prep.predictor.as_ref())
+            .unwrap();
+    let s = metrics.summary();
     assert_eq!(s.requests.completed, 200);
 
     // A misspelt name fails with the known names, through the same path.

@@ -21,6 +21,7 @@ use super::curves::{
     Roofline,
 };
 use super::LayerShape;
+use crate::catalog::{GpuSpec, HardwareCatalog};
 use crate::predictor::compose::TokenOp;
 use crate::predictor::measured::{AttnRow, KernelSet, MlpProfile, ProfileSet};
 use crate::predictor::PredictorError;
@@ -437,6 +438,29 @@ pub struct DeviceFrame {
     pub roofline: Roofline,
     /// Intra-node link bandwidth per GPU per direction, GB/s.
     pub intra_node_bw_gbps: f64,
+}
+
+impl DeviceFrame {
+    /// The frame of a catalog GPU, stored under `name`.
+    pub fn from_catalog(g: &GpuSpec, name: &str) -> Self {
+        DeviceFrame {
+            name: name.to_ascii_lowercase(),
+            arch: g.architecture.name().to_string(),
+            roofline: Roofline {
+                flops: g.bf16_dense_tflops * 1e12,
+                mem_bw: g.memory_bandwidth_gb_per_s * 1e9,
+                sms: g.sm_count.map_or(0.0, f64::from),
+            },
+            intra_node_bw_gbps: g.intra_node_bandwidth_gb_per_s,
+        }
+    }
+
+    /// The frame of a GPU of the embedded catalog; `None` for names the catalog does not know.
+    pub fn embedded(name: &str) -> Option<Self> {
+        let cat = HardwareCatalog::embedded();
+        let g = cat.gpu(name).ok()?;
+        Some(Self::from_catalog(g, name))
+    }
 }
 
 /// Architecture from an NVIDIA SM version.

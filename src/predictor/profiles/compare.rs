@@ -170,13 +170,15 @@ fn name(c: Candidate) -> String {
     }
 }
 
-/// Per op and overall: MAPE (%) of each candidate over the held-out points.
+/// Per op and overall: MAPE (%) of each candidate over the held-out points, as a text table
+/// (the caller prints it).
 fn report(
     title: &str,
     all: &[(String, String, Points)],
     cands: &[Candidate],
     split: impl Fn(&Points) -> (Points, Points),
-) {
+) -> String {
+    let mut out = String::new();
     let mut ops: Vec<&str> = all.iter().map(|s| s.1.as_str()).collect();
     ops.dedup();
     let mut uniq: Vec<&str> = Vec::new();
@@ -185,12 +187,12 @@ fn report(
             uniq.push(o);
         }
     }
-    println!("\n{title}");
-    print!("{:<26}", "op (held-out points)");
+    out.push_str(&format!("\n{title}\n"));
+    out.push_str(&format!("{:<26}", "op (held-out points)"));
     for c in cands {
-        print!("{:>14}", name(*c));
+        out.push_str(&format!("{:>14}", name(*c)));
     }
-    println!();
+    out.push('\n');
     let mut tot = vec![(0.0, 0usize); cands.len()];
     for op in &uniq {
         let mut acc = vec![(0.0, 0usize); cands.len()];
@@ -204,19 +206,20 @@ fn report(
                 }
             }
         }
-        print!("{:<26}", format!("{op} ({})", acc[0].1));
+        out.push_str(&format!("{:<26}", format!("{op} ({})", acc[0].1)));
         for (k, a) in acc.iter().enumerate() {
-            print!("{:>14.2}", 100.0 * a.0 / a.1 as f64);
+            out.push_str(&format!("{:>14.2}", 100.0 * a.0 / a.1 as f64));
             tot[k].0 += a.0;
             tot[k].1 += a.1;
         }
-        println!();
+        out.push('\n');
     }
-    print!("{:<26}", format!("all ({})", tot[0].1));
+    out.push_str(&format!("{:<26}", format!("all ({})", tot[0].1)));
     for a in &tot {
-        print!("{:>14.2}", 100.0 * a.0 / a.1 as f64);
+        out.push_str(&format!("{:>14.2}", 100.0 * a.0 / a.1 as f64));
     }
-    println!();
+    out.push('\n');
+    out
 }
 
 #[test]
@@ -235,15 +238,18 @@ fn compare_regressors() {
         Candidate::Ours(Regressor::Poly { degree: 5 }, up),
         Candidate::Forest,
     ];
-    report(
-        "interpolation: every 5th measured x held out (MAPE %)",
-        &all,
-        &interp,
-        |p| {
-            let n = p.len();
-            let test = |i: usize| i % 5 == 2 && i + 1 < n;
-            (subset(p, |i| !test(i)), subset(p, test))
-        },
+    print!(
+        "{}",
+        report(
+            "interpolation: every 5th measured x held out (MAPE %)",
+            &all,
+            &interp,
+            |p| {
+                let n = p.len();
+                let test = |i: usize| i % 5 == 2 && i + 1 < n;
+                (subset(p, |i| !test(i)), subset(p, test))
+            },
+        )
     );
     let extra = [
         Candidate::Ours(Regressor::Linear, Extrapolation::UpperHalfSlope),
@@ -254,16 +260,19 @@ fn compare_regressors() {
         Candidate::Ours(Regressor::Poly { degree: 3 }, Extrapolation::UpperHalfSlope),
         Candidate::Forest,
     ];
-    report(
-        "extrapolation: fit on x <= x_max/2, predict above (MAPE %)",
-        &all,
-        &extra,
-        |p| {
-            let half = p.xs[p.len() - 1] / 2.0;
-            (
-                subset(p, |i| p.xs[i] <= half),
-                subset(p, |i| p.xs[i] > half),
-            )
-        },
+    print!(
+        "{}",
+        report(
+            "extrapolation: fit on x <= x_max/2, predict above (MAPE %)",
+            &all,
+            &extra,
+            |p| {
+                let half = p.xs[p.len() - 1] / 2.0;
+                (
+                    subset(p, |i| p.xs[i] <= half),
+                    subset(p, |i| p.xs[i] > half),
+                )
+            },
+        )
     );
 }

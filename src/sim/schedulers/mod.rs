@@ -13,10 +13,11 @@ mod vllm;
 use std::collections::VecDeque;
 
 use super::batch::Batch;
-use super::config::{Compat, SchedulerConfig, SchedulerKind};
+use super::config::{SchedulerConfig, SchedulerKind};
 use super::memory::{BlockManager, MemoryPlan};
 use super::request::{ReqId, Request};
 use super::SimError;
+use crate::compat::Compat;
 
 /// State every replica scheduler shares (Vidur's `BaseReplicaScheduler`).
 #[derive(Debug)]

@@ -7,7 +7,7 @@ use rand::{RngExt, SeedableRng};
 
 use super::fit::{copula_counts, fit_pairs, knots, ks_distance, percentile, spearman};
 use super::*;
-use crate::sim::Compat;
+use crate::compat::Compat;
 use crate::workload::{generate, IntervalConfig, LengthConfig, SyntheticConfig, WorkloadConfig};
 
 fn rng(seed: u64) -> Xoshiro256PlusPlus {
