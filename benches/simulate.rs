@@ -107,6 +107,52 @@ fn synthetic_16k(b: Bencher) {
     });
 }
 
+/// One point's capacity search as the `run` command does it: 4,000 of the synthetic case's
+/// requests at unit rate, TTFT P90 ≤ 1 s and TBT P99 ≤ 0.2 s, bisection from 2 QPS.
+#[divan::bench(sample_count = 5)]
+fn capacity_search(b: Bencher) {
+    use vidur_search::search::capacity::{find_capacity, run_probe, ProbeScratch, ProbeSpec};
+    use vidur_search::search::result::{Slo, SloMetric};
+    use vidur_search::search::space::CapacitySettings;
+    let (p, requests) = synthetic();
+    let base: Vec<RequestSpec> = requests[..4000]
+        .iter()
+        .map(|r| RequestSpec {
+            arrived_at: r.arrived_at * 3.3,
+            ..*r
+        })
+        .collect();
+    let slos = [
+        Slo {
+            metric: SloMetric::Ttft,
+            quantile: 0.9,
+            max_seconds: 1.0,
+        },
+        Slo {
+            metric: SloMetric::Tbt,
+            quantile: 0.99,
+            max_seconds: 0.2,
+        },
+    ];
+    let spec = ProbeSpec {
+        sim: &p.sim,
+        predictor: p.predictor.as_ref(),
+        base: &base,
+        seed: 1,
+        slos: &slos,
+        goodput: None,
+    };
+    let settings = CapacitySettings::default();
+    b.bench(|| {
+        let mut scratch = ProbeScratch::default();
+        find_capacity(&settings, 2.0, 2.0, f64::INFINITY, |qps| {
+            run_probe(&spec, qps, &mut scratch).map(|r| (r.pass, r.qps))
+        })
+        .unwrap()
+        .probes
+    });
+}
+
 fn main() {
     divan::main();
 }

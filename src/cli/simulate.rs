@@ -83,6 +83,8 @@ pub struct PreparedSim {
     pub predictor: Box<dyn ExecutionTimePredictor>,
     /// Where the config came from.
     pub source: String,
+    /// Leading requests simulated but left out of the metrics (closed-loop warm-up).
+    pub warmup_requests: u64,
 }
 
 /// Load configs, generate the workload and build the predictor.
@@ -141,6 +143,7 @@ pub fn prepare(args: &SimulateArgs) -> Result<PreparedSim> {
             workload: requests,
             predictor,
             source: path.display().to_string(),
+            warmup_requests: run.workload.warmup_requests(),
         });
     }
     let path = args
@@ -171,6 +174,7 @@ pub fn prepare(args: &SimulateArgs) -> Result<PreparedSim> {
         workload: requests,
         predictor,
         source: path.display().to_string(),
+        warmup_requests: run.workload.warmup_requests(),
     })
 }
 
@@ -182,7 +186,10 @@ pub fn simulate(args: &SimulateArgs) -> Result<i32> {
         &prep.sim,
         &mut prep.workload,
         prep.predictor.as_ref(),
-        RecorderSetup::from_config(&prep.sim),
+        RecorderSetup {
+            warmup_requests: prep.warmup_requests,
+            ..RecorderSetup::from_config(&prep.sim)
+        },
     )?;
     let wall = start.elapsed().as_secs_f64();
     let summary = metrics.summary();

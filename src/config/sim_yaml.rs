@@ -34,7 +34,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::ConfigError;
+use super::{ConfigError, FieldError};
 use crate::catalog::{self, GpuSpec, HardwareCatalog};
 use crate::compat::Compat;
 use crate::predictor::VidurTablesOptions;
@@ -244,7 +244,7 @@ pub fn load(path: &Path) -> Result<SimRun, ConfigError> {
     })?;
     file.predictor
         .check()
-        .map_err(|m| ConfigError::invalid(path, m))?;
+        .map_err(|e| ConfigError::field(path, e))?;
     let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let model = catalog::resolve_model(&file.model, &base_dir)
         .map_err(|e| ConfigError::invalid(path, format!("field 'model': {e}")))?;
@@ -289,7 +289,7 @@ pub fn load(path: &Path) -> Result<SimRun, ConfigError> {
     };
     sim.validate()
         .map_err(|e| ConfigError::invalid(path, e.to_string()))?;
-    check_tp_fits_node(&sim, "tensor_parallel_size").map_err(|m| ConfigError::invalid(path, m))?;
+    check_tp_fits_node(&sim, "tensor_parallel_size").map_err(|e| ConfigError::field(path, e))?;
     Ok(SimRun {
         sim,
         workload: file.workload,
@@ -302,44 +302,40 @@ pub fn load(path: &Path) -> Result<SimRun, ConfigError> {
 /// A tensor-parallel group spans one node: its all-reduce runs over the node's links, and a
 /// TP wider than the node has no link model (the search drops such points as `tp_fits_node`).
 /// `field` names the TP field in the caller's file format.
-pub(crate) fn check_tp_fits_node(sim: &SimConfig, field: &str) -> Result<(), String> {
-    let (tp, n) = (sim.tensor_parallel_size, sim.node.num_devices_per_node);
-    if tp > n {
-        return Err(format!(
-            "field '{field}': {tp} spans more than one node: node shape '{}' has {n} GPUs (a tensor-parallel group must fit one node; use pipeline stages across nodes)",
-            sim.node.name
-        ));
+pub(crate) fn check_tp_fits_node(sim: &SimConfig, field: &str) -> Result<(), FieldError> {
+    let (tp, gpus) = (sim.tensor_parallel_size, sim.node.num_devices_per_node);
+    if tp > gpus {
+        return Err(FieldError::TpSpansNodes {
+            field: field.to_string(),
+            tp,
+            node: sim.node.name.clone(),
+            gpus,
+        });
     }
     Ok(())
 }
 
 impl PredictorConfig {
     /// Value checks serde cannot express; the message names the field.
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), FieldError> {
         if let PredictorConfig::Analytic(a) = self {
             use crate::predictor::analytic::calibration::source;
             if let Some(s) = &a.source {
                 if s != source::KERNELS && s != source::VIDUR {
-                    return Err(format!(
-                        "field 'predictor.analytic.source': unknown source '{s}' (expected {} or {})",
-                        source::KERNELS,
-                        source::VIDUR
-                    ));
+                    return Err(FieldError::UnknownCalibrationSource { name: s.clone() });
                 }
             }
-            if !(a.iteration_overhead_ms.is_finite() && a.iteration_overhead_ms >= 0.0) {
-                return Err(format!(
-                    "field 'predictor.analytic.iteration_overhead_ms': must be a finite number >= 0, got {}",
-                    a.iteration_overhead_ms
-                ));
-            }
+            non_negative(
+                "predictor.analytic.iteration_overhead_ms",
+                a.iteration_overhead_ms,
+            )?;
         }
         if let PredictorConfig::VidurTables(t) = self {
             let f = "predictor.vidur_tables";
             if t.kv_cache_prediction_granularity == 0 {
-                return Err(format!(
-                    "field '{f}.kv_cache_prediction_granularity': must be at least 1"
-                ));
+                return Err(FieldError::Zero {
+                    field: format!("{f}.kv_cache_prediction_granularity"),
+                });
             }
             for (k, v) in [
                 (
@@ -356,14 +352,22 @@ impl PredictorConfig {
                     t.nccl_cpu_skew_overhead_per_device_ms,
                 ),
             ] {
-                if !(v.is_finite() && v >= 0.0) {
-                    return Err(format!(
-                        "field '{f}.{k}': must be a finite number >= 0, got {v}"
-                    ));
-                }
+                non_negative(&format!("{f}.{k}"), v)?;
             }
         }
         Ok(())
+    }
+}
+
+/// `value` must be finite and >= 0.
+fn non_negative(field: &str, value: f64) -> Result<(), FieldError> {
+    if value.is_finite() && value >= 0.0 {
+        Ok(())
+    } else {
+        Err(FieldError::NotNonNegative {
+            field: field.to_string(),
+            value,
+        })
     }
 }
 

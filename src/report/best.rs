@@ -121,6 +121,10 @@ pub(crate) fn config_table(
     if v.router {
         t.column("router", false);
     }
+    let closed_loop = o.points.iter().any(|p| p.config.concurrency.is_some());
+    if closed_loop {
+        t.column("concurrency", true);
+    }
     t.column("capacity QPS", true);
     for s in &o.meta.slos {
         t.column(format!("{} (s)", slo_short(s)), true);
@@ -131,6 +135,11 @@ pub(crate) fn config_table(
     if full {
         for h in ["goodput", "out tok/s", "sims", "wall (s)"] {
             t.column(h, true);
+        }
+        if closed_loop {
+            for h in ["out tok/s/user", "out tok/s/GPU", "in flight"] {
+                t.column(h, true);
+            }
         }
         t.column("capacity status", false);
     }
@@ -173,6 +182,14 @@ pub(crate) fn config_table(
         if v.router {
             row.push(Cell::text(c.router.clone()));
         }
+        if closed_loop {
+            row.push(Cell::num(
+                c.concurrency
+                    .map(|n| n.to_string())
+                    .unwrap_or_else(|| "–".into()),
+                c.concurrency.map(f64::from),
+            ));
+        }
         row.push(capacity_cell(p));
         for (i, s) in o.meta.slos.iter().enumerate() {
             let val = slo_value(p, s, i).and_then(|x| x.value_s);
@@ -204,6 +221,16 @@ pub(crate) fn config_table(
                 Some(f64::from(p.sims_run)),
             ));
             row.push(Cell::num(fmt_num(p.wall_s), Some(p.wall_s)));
+            if closed_loop {
+                let m = p.closed_loop;
+                for v in [
+                    m.and_then(|m| m.output_tokens_per_s_per_user),
+                    m.and_then(|m| m.output_tokens_per_s_per_gpu),
+                    m.and_then(|m| m.in_flight_mean),
+                ] {
+                    row.push(Cell::num(fmt_opt(v), v));
+                }
+            }
             row.push(Cell::text(p.capacity_status.name()));
         }
         t.rows.push(row);
@@ -310,9 +337,15 @@ pub(crate) fn ranking_note(o: &SearchOutcome) -> String {
     } else {
         String::new()
     };
+    let closed = if o.points.iter().any(|p| p.config.concurrency.is_some()) {
+        " For a closed-loop point (a concurrency) the capacity is the throughput measured at \
+         that concurrency, and its SLO values are measured there."
+    } else {
+        ""
+    };
     format!(
         "Ranked by QPS per $/h (capacity QPS ÷ the point's hourly price) among {slos}.{band} \
-         SLO columns are the measured values at capacity, in seconds."
+         SLO columns are the measured values at capacity, in seconds.{closed}"
     )
 }
 

@@ -91,6 +91,7 @@ pub(crate) fn columns(o: &SearchOutcome) -> Vec<Column> {
         int("batch_size_cap", pts, |p| Some(p.config.batch_size_cap)),
         int("max_tokens_in_batch", pts, |p| p.config.max_tokens_in_batch),
         text("router", pts, |p| &p.config.router),
+        int("concurrency", pts, |p| p.config.concurrency),
         int("num_gpus", pts, |p| Some(p.num_gpus)),
         text("capacity_status", pts, |p| p.capacity_status.name()),
         num("capacity_qps", pts, |p| p.capacity_qps),
@@ -106,6 +107,22 @@ pub(crate) fn columns(o: &SearchOutcome) -> Vec<Column> {
     cols.extend([
         num("goodput_at_capacity", pts, |p| p.goodput_at_capacity),
         num("output_tokens_per_s", pts, |p| p.output_tokens_per_s),
+        // Closed-loop points: measured at the concurrency whether or not the SLOs hold.
+        num("measured_qps", pts, |p| {
+            p.closed_loop.and_then(|c| c.requests_per_s)
+        }),
+        num("measured_output_tokens_per_s", pts, |p| {
+            p.closed_loop.and_then(|c| c.output_tokens_per_s)
+        }),
+        num("output_tokens_per_s_per_user", pts, |p| {
+            p.closed_loop.and_then(|c| c.output_tokens_per_s_per_user)
+        }),
+        num("output_tokens_per_s_per_gpu", pts, |p| {
+            p.closed_loop.and_then(|c| c.output_tokens_per_s_per_gpu)
+        }),
+        num("in_flight_mean", pts, |p| {
+            p.closed_loop.and_then(|c| c.in_flight_mean)
+        }),
         num("usd_per_gpu_hour", pts, |p| Some(p.cost.usd_per_gpu_hour)),
         num("usd_per_hour", pts, |p| Some(p.cost.usd_per_hour)),
         num("qps_per_dollar", pts, |p| p.cost.qps_per_dollar),
@@ -115,6 +132,7 @@ pub(crate) fn columns(o: &SearchOutcome) -> Vec<Column> {
         int("sims_run", pts, |p| Some(p.sims_run)),
         num("wall_s", pts, |p| Some(p.wall_s)),
         flag("feasible", pts, PointResult::feasible),
+        text("error", pts, |p| p.error.as_deref().unwrap_or("")),
     ]);
     cols
 }

@@ -196,7 +196,279 @@ pub(crate) fn render_all(o: &SearchOutcome) -> Result<Vec<PlotFile>, PlotFailed>
             });
         }
     }
+    out.extend(throughput_plots(o)?);
     Ok(out)
+}
+
+/// One configuration family of a concurrency sweep: its label and points
+/// (x = output tokens/s per user, y, concurrency, meets the SLOs).
+struct Sweep {
+    label: String,
+    color: RGBColor,
+    pts: Vec<(f64, f64, u32, bool)>,
+}
+
+/// What a throughput plot shows.
+struct TputSpec {
+    title: String,
+    subtitle: String,
+    x_desc: String,
+    y_desc: String,
+    sweeps: Vec<Sweep>,
+    /// Non-dominated points (max x, max y), sorted by x.
+    frontier: Vec<(f64, f64)>,
+    x_range: Range<f64>,
+    y_range: Range<f64>,
+}
+
+/// Points on the frontier that maximises both x and y, sorted by x.
+fn upper_frontier(pts: &[(f64, f64)]) -> Vec<(f64, f64)> {
+    let flipped: Vec<(f64, f64)> = pts.iter().map(|&(x, y)| (x, -y)).collect();
+    pareto_frontier(&flipped)
+        .into_iter()
+        .map(|(x, y)| (x, -y))
+        .collect()
+}
+
+/// The serving engineers' plots of a closed-loop sweep, when the outcome has closed-loop
+/// points: output tokens/s per user against output tokens/s per GPU
+/// (`throughput_per_user_vs_per_gpu`) and per $/h (`throughput_per_user_vs_per_dollar`), one
+/// line per configuration family (every knob but the concurrency), points labelled by
+/// concurrency, hollow where the SLOs fail.
+fn throughput_plots(o: &SearchOutcome) -> Result<Vec<PlotFile>, PlotFailed> {
+    let pts: Vec<&PointResult> = o
+        .points
+        .iter()
+        .filter(|p| p.config.concurrency.is_some() && p.closed_loop.is_some())
+        .collect();
+    if pts.is_empty() {
+        return Ok(Vec::new());
+    }
+    ensure_font().map_err(|source| PlotFailed {
+        stem: "throughput_per_user_vs_per_gpu".into(),
+        source,
+    })?;
+    let models = summary::distinct(pts.iter().map(|p| p.config.model.as_str()));
+    let workloads = summary::distinct(pts.iter().map(|p| p.config.workload.as_str()));
+    let family = |p: &PointResult| {
+        let c = crate::search::PointConfig {
+            concurrency: None,
+            ..p.config.clone()
+        };
+        let d = if models.len() == 1 {
+            summary::describe_short(&c)
+        } else {
+            c.describe()
+        };
+        if workloads.len() > 1 {
+            format!("{d} · {}", c.workload)
+        } else {
+            d
+        }
+    };
+    let scope = if models.len() == 1 && workloads.len() == 1 {
+        format!("{} · {}", models[0], workloads[0])
+    } else {
+        format!("{} models × {} workloads", models.len(), workloads.len())
+    };
+    let mut out = Vec::new();
+    for (stem, what, y_desc, y_of) in [
+        (
+            "throughput_per_user_vs_per_gpu",
+            "tokens/s per GPU",
+            "output tokens/s per GPU (higher is better)",
+            (|p: &PointResult| p.closed_loop?.output_tokens_per_s_per_gpu)
+                as fn(&PointResult) -> Option<f64>,
+        ),
+        (
+            "throughput_per_user_vs_per_dollar",
+            "tokens/s per $/h",
+            "output tokens/s per $/h (higher is better)",
+            |p: &PointResult| Some(p.closed_loop?.output_tokens_per_s? / p.cost.usd_per_hour),
+        ),
+    ] {
+        let mut sweeps: Vec<Sweep> = Vec::new();
+        for p in &pts {
+            let (Some(x), Some(y), Some(n)) = (
+                p.closed_loop.and_then(|m| m.output_tokens_per_s_per_user),
+                y_of(p),
+                p.config.concurrency,
+            ) else {
+                continue;
+            };
+            if !(x.is_finite() && y.is_finite()) {
+                continue;
+            }
+            let label = family(p);
+            let k = match sweeps.iter().position(|s| s.label == label) {
+                Some(k) => k,
+                None => {
+                    sweeps.push(Sweep {
+                        label,
+                        color: PALETTE[sweeps.len() % PALETTE.len()],
+                        pts: Vec::new(),
+                    });
+                    sweeps.len() - 1
+                }
+            };
+            sweeps[k].pts.push((x, y, n, p.feasible()));
+        }
+        for s in &mut sweeps {
+            s.pts.sort_by_key(|p| p.2);
+        }
+        let all: Vec<(f64, f64)> = sweeps
+            .iter()
+            .flat_map(|s| s.pts.iter().map(|p| (p.0, p.1)))
+            .collect();
+        let (xmin, xmax) = all.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |a, p| {
+            (a.0.min(p.0), a.1.max(p.0))
+        });
+        let (ymin, ymax) = all.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |a, p| {
+            (a.0.min(p.1), a.1.max(p.1))
+        });
+        let meet = pts.iter().filter(|p| p.feasible()).count();
+        let spec = TputSpec {
+            title: format!("{}: tokens/s per user vs {what}", o.meta.name),
+            subtitle: format!(
+                "{scope} · closed-loop concurrency sweep · {meet} of {} points meet all SLOs (filled)",
+                pts.len()
+            ),
+            x_desc: "output tokens/s per user  (output tokens/s ÷ concurrency)".into(),
+            y_desc: y_desc.into(),
+            frontier: upper_frontier(&all),
+            sweeps,
+            x_range: if all.is_empty() { 0.0..1.0 } else { padded(0.0, xmax.max(xmin)) },
+            y_range: if all.is_empty() { 0.0..1.0 } else { padded(0.0, ymax.max(ymin)) },
+        };
+        let (png, svg) = render_with(&spec).map_err(|source| PlotFailed {
+            stem: stem.to_string(),
+            source,
+        })?;
+        out.push(PlotFile {
+            stem: stem.to_string(),
+            title: format!("{} — {}", spec.title, spec.subtitle),
+            per_combo: false,
+            png,
+            svg,
+        });
+    }
+    Ok(out)
+}
+
+fn draw_tput<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    spec: &TputSpec,
+) -> Result<(), PlotError> {
+    let e = |x: DrawingAreaErrorKind<DB::ErrorType>| PlotError::Draw(x.to_string());
+    root.fill(&WHITE).map_err(e)?;
+    let title = (FONT, 22).into_font().style(FontStyle::Bold).color(&BLACK);
+    root.draw(&Text::new(spec.title.clone(), (24, 14), title))
+        .map_err(e)?;
+    root.draw(&Text::new(
+        spec.subtitle.clone(),
+        (24, 44),
+        text_style(15, RGBColor(80, 80, 80)),
+    ))
+    .map_err(e)?;
+    let (_, body) = root.split_vertically(HEADER_H);
+    let (area, legend_area) = body.split_horizontally(CHART_W);
+    let mut chart = ChartBuilder::on(&area)
+        .margin_top(12)
+        .margin_left(8)
+        .margin_right(16)
+        .margin_bottom(8)
+        .x_label_area_size(58)
+        .y_label_area_size(78)
+        .build_cartesian_2d(spec.x_range.clone(), spec.y_range.clone())
+        .map_err(e)?;
+    chart
+        .configure_mesh()
+        .x_desc(spec.x_desc.as_str())
+        .y_desc(spec.y_desc.as_str())
+        .axis_desc_style((FONT, 16))
+        .label_style((FONT, 14))
+        .x_labels(8)
+        .y_labels(8)
+        .x_label_formatter(&|v| fmt_tick(*v))
+        .y_label_formatter(&|v| fmt_tick(*v))
+        .light_line_style(RGBColor(240, 240, 240))
+        .bold_line_style(RGBColor(215, 215, 215))
+        .draw()
+        .map_err(e)?;
+    chart
+        .draw_series(DashedLineSeries::new(
+            spec.frontier.clone(),
+            8,
+            5,
+            FRONTIER.mix(0.7).stroke_width(2),
+        ))
+        .map_err(e)?;
+    let label = text_style(12, RGBColor(60, 60, 60)).pos(Pos::new(HPos::Left, VPos::Bottom));
+    for s in &spec.sweeps {
+        chart
+            .draw_series(LineSeries::new(
+                s.pts.iter().map(|p| (p.0, p.1)),
+                s.color.mix(0.8).stroke_width(2),
+            ))
+            .map_err(e)?;
+        for &(x, y, n, ok) in &s.pts {
+            let style = if ok {
+                s.color.filled()
+            } else {
+                s.color.stroke_width(2)
+            };
+            chart
+                .draw_series([Circle::new((x, y), 5, style)])
+                .map_err(e)?;
+            let (px, py) = chart.backend_coord(&(x, y));
+            root.draw(&Text::new(n.to_string(), (px + 6, py - 4), label.clone()))
+                .map_err(e)?;
+        }
+    }
+    // Legend: one line per family, then the frontier and the marker meaning.
+    let (lx, ly) = legend_area.get_pixel_range();
+    let (x, mut y) = (lx.start + 8, ly.start + 20);
+    let item = text_style(13, BLACK).pos(Pos::new(HPos::Left, VPos::Center));
+    let small = text_style(11, RGBColor(60, 60, 60)).pos(Pos::new(HPos::Left, VPos::Center));
+    for s in &spec.sweeps {
+        root.draw(&PathElement::new(
+            vec![(x, y), (x + 18, y)],
+            s.color.stroke_width(2),
+        ))
+        .map_err(e)?;
+        root.draw(&Circle::new((x + 9, y), 4, s.color.filled()))
+            .map_err(e)?;
+        // Two lines ("2×h100-sxm" / "TP2 PP1 ×1, sarathi-512, cap 256"): one is too wide for
+        // the panel.
+        let (head, tail) = s.label.split_once(": ").unwrap_or((s.label.as_str(), ""));
+        root.draw(&Text::new(head.to_string(), (x + 24, y), item.clone()))
+            .map_err(e)?;
+        if !tail.is_empty() {
+            y += 16;
+            root.draw(&Text::new(tail.to_string(), (x + 24, y), small.clone()))
+                .map_err(e)?;
+        }
+        y += 26;
+    }
+    y += 8;
+    root.draw(&PathElement::new(
+        vec![(x, y), (x + 18, y)],
+        FRONTIER.mix(0.7).stroke_width(2),
+    ))
+    .map_err(e)?;
+    root.draw(&Text::new("Pareto frontier", (x + 24, y), item.clone()))
+        .map_err(e)?;
+    y += 30;
+    let note = text_style(12, RGBColor(90, 90, 90));
+    for l in [
+        "numbers: concurrency",
+        "filled: meets all SLOs",
+        "hollow: misses an SLO",
+    ] {
+        root.draw(&Text::new(l, (x, y), note.clone())).map_err(e)?;
+        y += 17;
+    }
+    Ok(())
 }
 
 /// Points on the frontier that maximises x and minimises y, sorted by x.
@@ -376,10 +648,32 @@ fn build_spec(
 
 /// Draws the spec into a PNG (in memory) and an SVG string.
 fn render(spec: &Spec) -> Result<(Vec<u8>, String), PlotError> {
+    render_with(spec)
+}
+
+/// A plot description that can draw itself on any backend (PNG and SVG come from one spec).
+trait Drawable {
+    fn draw_on<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), PlotError>;
+}
+
+impl Drawable for Spec {
+    fn draw_on<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), PlotError> {
+        draw(root, self)
+    }
+}
+
+impl Drawable for TputSpec {
+    fn draw_on<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), PlotError> {
+        draw_tput(root, self)
+    }
+}
+
+/// Draws `spec` into a PNG (in memory) and an SVG string.
+fn render_with<T: Drawable>(spec: &T) -> Result<(Vec<u8>, String), PlotError> {
     let mut rgb = vec![255u8; (W * H * 3) as usize];
     {
         let root = GlyphFix(BitMapBackend::with_buffer(&mut rgb, (W, H))).into_drawing_area();
-        draw(&root, spec)?;
+        spec.draw_on(&root)?;
         root.present().map_err(|e| PlotError::Draw(e.to_string()))?;
     }
     let mut png_bytes = Vec::new();
@@ -394,7 +688,7 @@ fn render(spec: &Spec) -> Result<(Vec<u8>, String), PlotError> {
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (W, H)).into_drawing_area();
-        draw(&root, spec)?;
+        spec.draw_on(&root)?;
         root.present().map_err(|e| PlotError::Draw(e.to_string()))?;
     }
     Ok((png_bytes, svg))
@@ -763,6 +1057,21 @@ mod tests {
             vec![(0.5, 0.5), (1.0, 1.0), (2.0, 2.0), (3.0, 2.5)]
         );
         assert!(pareto_frontier(&[]).is_empty());
+    }
+
+    #[test]
+    fn upper_frontier_maximises_both_axes() {
+        let pts = [(1.0, 5.0), (2.0, 4.0), (1.5, 3.0), (3.0, 1.0), (0.5, 5.0)];
+        assert_eq!(
+            upper_frontier(&pts),
+            vec![(1.0, 5.0), (2.0, 4.0), (3.0, 1.0)]
+        );
+    }
+
+    #[test]
+    fn open_loop_outcomes_get_no_throughput_plots() {
+        let o = testdata::outcome();
+        assert!(throughput_plots(&o).unwrap().is_empty());
     }
 
     #[test]

@@ -74,6 +74,7 @@ fn point(
         batch_size_cap: 128,
         max_tokens_in_batch: (scheduler == "vllm").then_some(4096),
         router: "round_robin".into(),
+        concurrency: None,
     };
     let num_gpus = config.num_gpus();
     let ttft = 0.6 + 0.25 * f64::from(tp) + if scheduler == "vllm" { 0.7 } else { 0.2 };
@@ -95,6 +96,7 @@ fn point(
                         capacity_qps: Some(cap),
                         at_capacity: Some(at.clone()),
                         runs: vec![lo, hi, at],
+                        closed_loop: None,
                     }
                 }
                 None => {
@@ -109,6 +111,7 @@ fn point(
                             record(seed, 0.25, a, b, &slos),
                             record(seed, 1.0, 9.0, 0.9, &slos),
                         ],
+                        closed_loop: None,
                     }
                 }
             }
@@ -154,6 +157,7 @@ fn point(
         sims_run: if capacity.is_some() { 6 } else { 4 },
         wall_s: 2.5,
         error: None,
+        closed_loop: None,
     }
 }
 

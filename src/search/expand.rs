@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use super::result::{DroppedPoint, PointConfig};
-use super::space::{Replicas, SearchSpace};
+use super::space::{Arrival, Replicas, SearchSpace};
 use super::SearchError;
 use crate::catalog::{self, GpuSpec, HardwareCatalog, ModelSpec};
 use crate::config::sim_yaml::resolve;
@@ -188,6 +188,11 @@ pub fn expand(space: &SearchSpace, base_dir: &Path) -> Result<Expansion, SearchE
     for model in &models {
         for (wi, w) in space.workloads.iter().enumerate() {
             let variants = sched_variants(space, w.max_tokens);
+            // A closed-loop sweep makes one point per concurrency; open-loop workloads one.
+            let concurrencies: Vec<Option<u32>> = match &w.arrival {
+                Arrival::ClosedLoop(c) => c.concurrency.iter().map(|&n| Some(n)).collect(),
+                _ => vec![None],
+            };
             for (cluster, gpu, device, node, price) in &clusters {
                 for &tp in &space.tp {
                     for &pp in &space.pp {
@@ -201,7 +206,10 @@ pub fn expand(space: &SearchSpace, base_dir: &Path) -> Result<Expansion, SearchE
                         };
                         for v in &variants {
                             for &router in &space.router {
-                                for &replicas in &replica_counts {
+                                for (&replicas, &concurrency) in replica_counts
+                                    .iter()
+                                    .flat_map(|r| concurrencies.iter().map(move |c| (r, c)))
+                                {
                                     let config = PointConfig {
                                         model: model.name.clone(),
                                         workload: w.name.clone(),
@@ -215,6 +223,7 @@ pub fn expand(space: &SearchSpace, base_dir: &Path) -> Result<Expansion, SearchE
                                         batch_size_cap: v.cap,
                                         max_tokens_in_batch: v.max_tokens_in_batch,
                                         router: router_name(router).to_string(),
+                                        concurrency,
                                     };
                                     let mut sched = SchedulerConfig::new(v.kind);
                                     // The cap is per micro-batch, as in Vidur's explorer: a

@@ -1,6 +1,7 @@
 //! Design-space search (`vidur-search run SPACE.yaml`): expand a search space into points
 //! ([`expand`]), drop the infeasible ones, find each point's capacity (largest QPS meeting every
-//! SLO) by bracketing and bisection ([`capacity`]), price it ([`cost`]), and run all points in
+//! SLO) by bracketing and bisection ([`capacity`]) — or, for a closed-loop workload, measure
+//! each concurrency with one simulation per seed ([`runner`]) — price it ([`cost`]), and run all points in
 //! parallel ([`runner`]) with a crash-safe result cache ([`cache`]). The reports are
 //! `crate::report`.
 
@@ -15,8 +16,8 @@ pub mod space;
 use std::path::PathBuf;
 
 pub use result::{
-    CapacityStatus, Cost, DroppedPoint, PointConfig, PointResult, RunMeta, SearchOutcome,
-    SeedCapacity, SimRecord, Slo, SloMetric, SloValue,
+    CapacityStatus, ClosedLoopMeasure, Cost, DroppedPoint, PointConfig, PointResult, RunMeta,
+    SearchOutcome, SeedCapacity, SimRecord, Slo, SloMetric, SloValue,
 };
 pub use runner::{run, ProgressEvent, ProgressFn, RunOptions};
 pub use space::{LoadedSpace, SearchSpace};

@@ -114,6 +114,10 @@ pub struct PointConfig {
     pub max_tokens_in_batch: Option<u32>,
     /// Global router (`round_robin`, `lor`, `random`).
     pub router: String,
+    /// Clients of a closed-loop workload (None for open-loop arrivals). Absent from the JSON
+    /// when None, so open-loop cache ids are unchanged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concurrency: Option<u32>,
 }
 
 impl PointConfig {
@@ -134,10 +138,11 @@ impl PointConfig {
     }
 
     /// A one-line human description, e.g.
-    /// `Llama-2-70b on 4×h100-sxm: TP2 PP1 ×2, sarathi-1024, cap 128`.
+    /// `Llama-2-70b on 4×h100-sxm: TP2 PP1 ×2, sarathi-1024, cap 128` (plus `, concurrency 32`
+    /// for a closed-loop point).
     pub fn describe(&self) -> String {
         format!(
-            "{} on {}×{}: TP{} PP{} ×{}, {}, cap {}",
+            "{} on {}×{}: TP{} PP{} ×{}, {}, cap {}{}",
             self.model,
             self.num_gpus(),
             self.gpu,
@@ -145,7 +150,10 @@ impl PointConfig {
             self.pp,
             self.replicas,
             self.scheduler_label(),
-            self.batch_size_cap
+            self.batch_size_cap,
+            self.concurrency
+                .map(|c| format!(", concurrency {c}"))
+                .unwrap_or_default()
         )
     }
 }
@@ -218,6 +226,28 @@ impl CapacityStatus {
     }
 }
 
+/// What a closed-loop run measured (warm-up requests excluded), with the metric definitions
+/// of `crate::metrics` (`Summary::throughput`, `Summary::in_flight_mean`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ClosedLoopMeasure {
+    /// Clients.
+    pub concurrency: u32,
+    /// Requests left out of the metrics.
+    pub warmup_requests: u64,
+    /// Completed requests per second over the measurement window: the point's capacity when
+    /// its SLOs hold.
+    pub requests_per_s: Option<f64>,
+    /// Output tokens per second over the measurement window.
+    pub output_tokens_per_s: Option<f64>,
+    /// Output tokens per second per user, as benchmarks report it: output tokens/s ÷
+    /// concurrency.
+    pub output_tokens_per_s_per_user: Option<f64>,
+    /// Output tokens per second per GPU of the point.
+    pub output_tokens_per_s_per_gpu: Option<f64>,
+    /// Mean requests in flight (≈ the concurrency once warm, by Little's law).
+    pub in_flight_mean: Option<f64>,
+}
+
 /// The capacity search of one point under one seed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SeedCapacity {
@@ -233,6 +263,10 @@ pub struct SeedCapacity {
     pub at_capacity: Option<SimRecord>,
     /// Every run, in the order they ran.
     pub runs: Vec<SimRecord>,
+    /// Closed-loop points: what the one run measured (its record is `runs[0]`, whose `qps` is
+    /// the measured throughput). Absent for open-loop points.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closed_loop: Option<ClosedLoopMeasure>,
 }
 
 /// Cost figures of a point at its capacity.
@@ -272,7 +306,8 @@ pub struct PointResult {
     /// Highest capacity over seeds.
     pub capacity_max: Option<f64>,
     /// SLO measurements at capacity (the median seed's run at capacity), same order as the
-    /// space's SLOs.
+    /// space's SLOs. A closed-loop point whose SLOs fail has its median seed's measurements at
+    /// the concurrency here, so the miss is visible.
     pub at_capacity: Vec<SloValue>,
     /// Goodput at capacity (the same run).
     pub goodput_at_capacity: Option<f64>,
@@ -290,6 +325,11 @@ pub struct PointResult {
     /// the JSON otherwise, so results and cache entries of other points are unchanged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Closed-loop points: the median seed's measurements (by throughput), kept whether or not
+    /// the SLOs hold, so every concurrency of a sweep can be plotted. Absent for open-loop
+    /// points.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closed_loop: Option<ClosedLoopMeasure>,
 }
 
 impl PointResult {
@@ -316,6 +356,22 @@ impl PointResult {
                 Some(format!(
                     "unbounded: every probe passed, up to {} QPS, {limit}; the workload is too short or the SLOs too loose to load this point, so it has no measured capacity",
                     fmt(top)
+                ))
+            }
+            CapacityStatus::None if self.closed_loop.is_some() => {
+                let missed: Vec<String> = self
+                    .at_capacity
+                    .iter()
+                    .filter(|v| !v.ok)
+                    .map(|v| v.slo.label())
+                    .collect();
+                Some(format!(
+                    "none: at this concurrency the measured run misses {}",
+                    if missed.is_empty() {
+                        "the goodput target".to_string()
+                    } else {
+                        missed.join(", ")
+                    }
                 ))
             }
             CapacityStatus::None => {

@@ -20,17 +20,25 @@ use rayon::prelude::*;
 
 use super::cache::{self, PointCache};
 use super::capacity::{
-    estimate_start_qps, find_capacity, qps_limit, run_probe, ProbeScratch, ProbeSpec,
+    estimate_start_qps, find_capacity, qps_limit, run_probe, ProbeScratch, ProbeSpec, SloGuard,
 };
 use super::cost;
 use super::expand::{expand, Expansion, Point};
-use super::result::{CapacityStatus, PointResult, RunMeta, SearchOutcome, SeedCapacity, SimRecord};
-use super::space::{Arrival, LoadedSpace, SearchSpace, WorkloadSpec};
+use super::result::{
+    CapacityStatus, ClosedLoopMeasure, PointResult, RunMeta, SearchOutcome, SeedCapacity, SimRecord,
+};
+use super::space::{Arrival, ClosedLoopArrival, LoadedSpace, SearchSpace, WorkloadSpec};
 use super::{SearchError, ENGINE_VERSION};
 use crate::config::predictor as predictor_build;
+use crate::metrics::{Recorder, RecorderSetup};
 use crate::predictor::ExecutionTimePredictor;
-use crate::sim::memory;
-use crate::workload::{self, IntervalConfig, RequestSpec, SyntheticConfig, WorkloadConfig};
+use crate::sim::batch::Batch;
+use crate::sim::request::Request;
+use crate::sim::{memory, SimObserver};
+use crate::workload::{
+    self, ClosedLoopConfig, ClosedLoopSource, IntervalConfig, RequestSpec, SyntheticConfig,
+    WorkloadConfig,
+};
 
 /// Options of a run.
 #[derive(Debug, Clone)]
@@ -92,6 +100,8 @@ struct Shared {
     /// The calibration's version plus a hash of its contents (a refit keeps the version
     /// string but changes every prediction).
     calibration_version: String,
+    /// Folder the space's relative paths resolve against (length traces).
+    base_dir: PathBuf,
 }
 
 fn predictor_key(p: &Point) -> String {
@@ -107,7 +117,9 @@ fn predictor_key(p: &Point) -> String {
     )
 }
 
-/// Requests of workload `w` with seed `seed` at one request per second on average.
+/// Requests of workload `w` with seed `seed` at one request per second on average. For a
+/// closed-loop workload only their lengths matter: they are the lengths its source draws, in
+/// arrival order (the same seeded length stream).
 fn unit_rate_requests(
     space: &SearchSpace,
     w: &WorkloadSpec,
@@ -119,7 +131,7 @@ fn unit_rate_requests(
         .max_requests
         .map_or(w.num_requests, |m| m.min(w.num_requests));
     let intervals = match w.arrival {
-        Arrival::Poisson => IntervalConfig::Poisson { qps: 1.0 },
+        Arrival::Poisson | Arrival::ClosedLoop(_) => IntervalConfig::Poisson { qps: 1.0 },
         Arrival::Gamma { cv } => IntervalConfig::Gamma { qps: 1.0, cv },
     };
     let cfg = WorkloadConfig::Synthetic(SyntheticConfig {
@@ -176,6 +188,7 @@ impl Shared {
             requests,
             predictors,
             calibration_version: format!("{}#{}", cal.version, cache::content_hash(&cal)),
+            base_dir: loaded.base_dir.clone(),
         })
     }
 
@@ -275,7 +288,144 @@ fn search_seed(
         capacity_qps: capacity,
         at_capacity,
         runs,
+        closed_loop: None,
     })
+}
+
+/// The SLO guard as a pure measurement: it collects the inter-token gaps a TBT SLO needs but
+/// never stops the run, because a closed-loop point reports its throughput whether or not the
+/// SLOs hold.
+struct MeasureSlos<'a>(SloGuard<'a>);
+
+impl SimObserver for MeasureSlos<'_> {
+    fn on_batch_end(&mut self, t: f64, replica: u32, batch: &Batch, requests: &[Request], m: f64) {
+        self.0.on_batch_end(t, replica, batch, requests, m);
+    }
+}
+
+/// The closed-loop point `p` (concurrency `concurrency` of sweep `arrival`) under one seed: one
+/// simulation of the workload's requests (lengths as in `base`), warm-up excluded, measured by
+/// the metrics recorder (throughput, in-flight requests) and the SLO guard's definitions. The
+/// SLOs hold → status `found` with the measured requests/s as the capacity; else `none`.
+fn measure_seed(
+    shared: &Shared,
+    p: &Point,
+    predictor: &dyn ExecutionTimePredictor,
+    base: &[RequestSpec],
+    seed: u64,
+    arrival: &ClosedLoopArrival,
+    concurrency: u32,
+) -> Result<SeedCapacity, SearchError> {
+    let started = Instant::now();
+    let s = &shared.space;
+    let w = &s.workloads[p.workload];
+    let mut sim = p.sim.clone();
+    sim.seed = seed;
+    let n = base.len() as u64;
+    let warmup = arrival.warmup_for(n, concurrency);
+    let cfg = ClosedLoopConfig {
+        concurrency,
+        num_requests: n,
+        warmup_requests: warmup,
+        think_time_s: arrival.think_time_s,
+        ramp_up_s: arrival.ramp_up_s,
+        max_tokens: w.max_tokens,
+        lengths: w.lengths.clone(),
+        seed,
+    };
+    let mut source =
+        ClosedLoopSource::new(&cfg, &shared.base_dir).map_err(|e| SearchError::Workload {
+            name: w.name.clone(),
+            source: Box::new(e),
+        })?;
+    let mut setup = RecorderSetup::from_config(&sim);
+    setup.warmup_requests = warmup;
+    let mut gaps = Vec::new();
+    let mut observer = (
+        Recorder::new(setup, base.len()),
+        MeasureSlos(SloGuard::new(&s.slos, s.goodput, base, &mut gaps)),
+    );
+    let out = crate::sim::simulate_source(&sim, &mut source, predictor, &mut observer)
+        .map_err(|e| SearchError::Sim(Box::new(e)))?;
+    let (recorder, guard) = observer;
+    let summary = recorder.finish(&out.requests, out.end_time).summary();
+    // Requests are indexed by id = arrival order, so the warm-up is a prefix. (TBT gaps are
+    // the guard's, warm-up included: it cannot tell them apart.)
+    let skip = usize::try_from(warmup).unwrap_or(usize::MAX);
+    let measured = out.requests.get(skip..).unwrap_or(&[]);
+    let specs = base.get(skip..).unwrap_or(&[]);
+    let mut values = Vec::new();
+    let (slos, good) = guard.0.evaluate(measured, specs, &mut values);
+    let qps = summary.throughput.requests_per_s;
+    let tokens = summary.throughput.output_tokens_per_s;
+    let pass = !measured.is_empty()
+        && slos.iter().all(|v| v.ok)
+        && s.goodput.is_none_or(|g| good >= g)
+        && qps.is_some_and(|q| q > 0.0);
+    let record = SimRecord {
+        seed,
+        qps: qps.unwrap_or(0.0),
+        pass,
+        slos,
+        goodput: good,
+        num_requests: n,
+        num_unfinished: out.num_unfinished as u64,
+        stopped_early: out.stopped_early,
+        simulated_s: out.end_time,
+        output_tokens_per_s: tokens.unwrap_or(0.0),
+        wall_s: started.elapsed().as_secs_f64(),
+    };
+    let gpus = f64::from(p.config.num_gpus().max(1));
+    Ok(SeedCapacity {
+        seed,
+        status: if pass {
+            CapacityStatus::Found
+        } else {
+            CapacityStatus::None
+        },
+        limit_qps: None,
+        capacity_qps: pass.then_some(record.qps),
+        at_capacity: pass.then(|| record.clone()),
+        runs: vec![record],
+        closed_loop: Some(ClosedLoopMeasure {
+            concurrency,
+            warmup_requests: warmup,
+            requests_per_s: qps,
+            output_tokens_per_s: tokens,
+            output_tokens_per_s_per_user: tokens.map(|t| t / f64::from(concurrency)),
+            output_tokens_per_s_per_gpu: tokens.map(|t| t / gpus),
+            in_flight_mean: summary.in_flight_mean,
+        }),
+    })
+}
+
+/// The closed-loop sweep and concurrency of point `p`, if it is a closed-loop point.
+fn closed_loop<'a>(shared: &'a Shared, p: &Point) -> Option<(&'a ClosedLoopArrival, u32)> {
+    match (
+        &shared.space.workloads[p.workload].arrival,
+        p.config.concurrency,
+    ) {
+        (Arrival::ClosedLoop(a), Some(c)) => Some((a, c)),
+        _ => None,
+    }
+}
+
+/// One seed of point `p`: a closed-loop measurement or an open-loop capacity search.
+#[allow(clippy::too_many_arguments)]
+fn evaluate_seed(
+    shared: &Shared,
+    p: &Point,
+    predictor: &dyn ExecutionTimePredictor,
+    base: &[RequestSpec],
+    seed: u64,
+    warm: Option<f64>,
+    num_blocks: u64,
+    scratch: &mut ProbeScratch,
+) -> Result<SeedCapacity, SearchError> {
+    match closed_loop(shared, p) {
+        Some((a, c)) => measure_seed(shared, p, predictor, base, seed, a, c),
+        None => search_seed(shared, p, predictor, base, seed, warm, num_blocks, scratch),
+    }
 }
 
 /// Search one point under every seed.
@@ -293,7 +443,7 @@ fn evaluate_point(
     let mut scratch = ProbeScratch::default();
     for &seed in &s.seeds {
         let base = shared.requests[&(p.workload, seed)].clone();
-        seeds.push(search_seed(
+        seeds.push(evaluate_seed(
             shared,
             p,
             predictor,
@@ -330,6 +480,24 @@ fn assemble(p: &Point, id: String, seeds: Vec<SeedCapacity>, wall_s: f64) -> Poi
     let positive = |v: f64| (v > 0.0 && found).then_some(v);
     let capacity = at.map(|r| r.qps);
     let tokens = at.map(|r| r.output_tokens_per_s);
+    // A closed-loop point's measurements: the median seed by measured throughput. Its SLO
+    // values stand in for the values at capacity when the SLOs fail, so a reader sees by how
+    // much they missed.
+    let mut measured: Vec<(&ClosedLoopMeasure, &SeedCapacity)> = seeds
+        .iter()
+        .filter_map(|s| s.closed_loop.as_ref().map(|m| (m, s)))
+        .collect();
+    measured.sort_by(|a, b| {
+        let q = |m: &ClosedLoopMeasure| m.requests_per_s.unwrap_or(0.0);
+        q(a.0).total_cmp(&q(b.0)).then(a.1.seed.cmp(&b.1.seed))
+    });
+    let mid = measured.get((measured.len().max(1) - 1) / 2).copied();
+    let closed_loop = mid.map(|(m, _)| *m);
+    let at_slos = match (at, mid) {
+        (Some(r), _) => r.slos.clone(),
+        (None, Some((_, s))) => s.runs.first().map(|r| r.slos.clone()).unwrap_or_default(),
+        (None, None) => Vec::new(),
+    };
     PointResult {
         id,
         num_gpus: p.config.num_gpus(),
@@ -339,7 +507,7 @@ fn assemble(p: &Point, id: String, seeds: Vec<SeedCapacity>, wall_s: f64) -> Poi
         capacity_qps: capacity,
         capacity_min: caps.iter().copied().reduce(f64::min).and_then(positive),
         capacity_max: caps.iter().copied().reduce(f64::max).and_then(positive),
-        at_capacity: at.map(|r| r.slos.clone()).unwrap_or_default(),
+        at_capacity: at_slos,
         goodput_at_capacity: at.map(|r| r.goodput),
         output_tokens_per_s: tokens,
         cost: cost::at_capacity(p.config.num_gpus(), p.usd_per_gpu_hour, capacity, tokens),
@@ -347,6 +515,7 @@ fn assemble(p: &Point, id: String, seeds: Vec<SeedCapacity>, wall_s: f64) -> Poi
         seeds,
         wall_s,
         error: None,
+        closed_loop,
     }
 }
 
@@ -371,6 +540,7 @@ fn failed_point(p: &Point, id: String, error: String, wall_s: f64) -> PointResul
         sims_run: 0,
         wall_s,
         error: Some(error),
+        closed_loop: None,
     }
 }
 
@@ -382,9 +552,11 @@ fn families(points: &[Point]) -> Vec<Vec<usize>> {
     let mut out: Vec<Vec<usize>> = Vec::new();
     for (i, p) in points.iter().enumerate() {
         let c = &p.config;
+        // Concurrencies of a closed-loop sweep are independent measurements (no warm start),
+        // so each is its own family and they run in parallel.
         let key = format!(
-            "{}|{}|{}|{}|{}|{}|{}|{}",
-            c.model, c.workload, c.gpu, c.node, c.tp, c.pp, c.replicas, c.router
+            "{}|{}|{}|{}|{}|{}|{}|{}|{:?}",
+            c.model, c.workload, c.gpu, c.node, c.tp, c.pp, c.replicas, c.router, c.concurrency
         );
         let f = *index.entry(key).or_insert_with(|| {
             out.push(Vec::new());
@@ -405,6 +577,12 @@ fn search_point(
     cache: &PointCache,
     fresh: bool,
 ) -> PointOutcome {
+    // A closed-loop measurement has no warm start; keep it out of the cache key.
+    let warm = if closed_loop(shared, p).is_some() {
+        None
+    } else {
+        warm
+    };
     let id = cache::point_id(&shared.space, p, &shared.calibration_version, warm);
     if !fresh {
         if let Some(mut r) = cache.get(&id) {
@@ -621,7 +799,7 @@ pub fn dry_run(loaded: &LoadedSpace, jobs: usize) -> Result<DryRun, SearchError>
             let t = Instant::now();
             let sampled = shared.predictor(p).ok().and_then(|predictor| {
                 let plan = memory_plan(&p.sim).ok()?;
-                search_seed(
+                evaluate_seed(
                     &shared,
                     p,
                     predictor,

@@ -102,7 +102,7 @@ pub struct WorkloadSpec {
 }
 
 /// Arrival process of a workload.
-#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Arrival {
     /// Exponential gaps.
@@ -113,6 +113,44 @@ pub enum Arrival {
         /// Coefficient of variation of the gaps.
         cv: f64,
     },
+    /// Closed loop: `concurrency` clients each keep one request in flight (as
+    /// `vllm bench serve --max-concurrency` does). Each concurrency is its own point, measured
+    /// by one simulation per seed instead of a capacity search.
+    ClosedLoop(ClosedLoopArrival),
+}
+
+/// A closed-loop concurrency sweep (`arrival: {closed_loop: {concurrency: [8, 16, 32]}}`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClosedLoopArrival {
+    /// Concurrencies to measure, one point each (≥ 1, no repeats).
+    pub concurrency: Vec<u32>,
+    /// Delay between a completion and the client's next request, s (default 0).
+    #[serde(default)]
+    pub think_time_s: f64,
+    /// Requests left out of the metrics at the start (default: see
+    /// [`ClosedLoopArrival::warmup_for`]).
+    #[serde(default)]
+    pub warmup_requests: Option<u64>,
+    /// Clients start spread evenly over this many seconds (default 0).
+    #[serde(default)]
+    pub ramp_up_s: f64,
+}
+
+impl ClosedLoopArrival {
+    /// Warm-up requests of a run of `num_requests` at `concurrency`: the explicit value, else
+    /// max(⌈10 % of the requests⌉, the concurrency) — every client's first request is warm-up,
+    /// so the measurement starts with the loop full — but never more than half the requests.
+    /// Always below `num_requests`.
+    pub fn warmup_for(&self, num_requests: u64, concurrency: u32) -> u64 {
+        let w = self.warmup_requests.unwrap_or_else(|| {
+            num_requests
+                .div_ceil(10)
+                .max(u64::from(concurrency))
+                .min(num_requests / 2)
+        });
+        w.min(num_requests.saturating_sub(1))
+    }
 }
 
 /// One cluster: which GPUs and how many.
@@ -422,6 +460,29 @@ impl SearchSpace {
                     ));
                 }
             }
+            if let Arrival::ClosedLoop(c) = &w.arrival {
+                let f = |k: &str| format!("workloads[{i}].arrival.closed_loop.{k}");
+                nonempty(&f("concurrency"), c.concurrency.len())?;
+                positive(f("concurrency"), &c.concurrency)?;
+                no_duplicates(&f("concurrency"), &c.concurrency)?;
+                for (k, v) in [("think_time_s", c.think_time_s), ("ramp_up_s", c.ramp_up_s)] {
+                    if !(v.is_finite() && v >= 0.0) {
+                        return Err(format!(
+                            "field '{}': must be a finite number >= 0, got {v}",
+                            f(k)
+                        ));
+                    }
+                }
+                if let Some(n) = c.warmup_requests {
+                    if n >= w.num_requests {
+                        return Err(format!(
+                            "field '{}': must be below num_requests ({}, which counts the warm-up too), got {n}",
+                            f("warmup_requests"),
+                            w.num_requests
+                        ));
+                    }
+                }
+            }
         }
         for (i, c) in self.clusters.iter().enumerate() {
             if c.max_gpus == 0 {
@@ -569,5 +630,45 @@ mod tests {
             e.contains("duplicate key `seeds`") && !e.contains("Options"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn closed_loop_arrival_parses_and_checks_its_fields() {
+        let with = |arrival: &str| {
+            SearchSpace::parse(&BASE.replace(
+                "decode_tokens: 5}}}]",
+                &format!("decode_tokens: 5}}}}, num_requests: 100, arrival: {arrival}}}]"),
+            ))
+        };
+        let s = with("{closed_loop: {concurrency: [8, 16], think_time_s: 0.5}}").unwrap();
+        let Arrival::ClosedLoop(c) = &s.workloads[0].arrival else {
+            panic!("not closed loop: {:?}", s.workloads[0].arrival);
+        };
+        assert_eq!(c.concurrency, [8, 16]);
+        assert_eq!(
+            (c.think_time_s, c.ramp_up_s, c.warmup_requests),
+            (0.5, 0.0, None)
+        );
+        // Default warm-up: 10 %, at least the concurrency, at most half the requests.
+        assert_eq!(c.warmup_for(100, 8), 10);
+        assert_eq!(c.warmup_for(100, 16), 16);
+        assert_eq!(c.warmup_for(100, 80), 50);
+        assert_eq!(c.warmup_for(1, 8), 0);
+        for (arrival, want) in [
+            ("{closed_loop: {concurrency: []}}", "'workloads[0].arrival.closed_loop.concurrency': needs at least one entry"),
+            ("{closed_loop: {concurrency: [4, 0]}}", "'workloads[0].arrival.closed_loop.concurrency': values must be at least 1"),
+            ("{closed_loop: {concurrency: [4, 4]}}", "'workloads[0].arrival.closed_loop.concurrency[1]': repeats"),
+            ("{closed_loop: {concurrency: [4], think_time_s: -1}}", "'workloads[0].arrival.closed_loop.think_time_s'"),
+            ("{closed_loop: {concurrency: [4], ramp_up_s: .nan}}", "'workloads[0].arrival.closed_loop.ramp_up_s'"),
+            ("{closed_loop: {concurrency: [4], warmup_requests: 100}}", "'workloads[0].arrival.closed_loop.warmup_requests': must be below num_requests (100"),
+        ] {
+            let e = with(arrival).unwrap_err();
+            assert!(e.contains(want), "{arrival}: {e}");
+        }
+        // Serde errors keep the line and column.
+        let e = with("{closed_loop: {concurrency: [4], clients: 3}}").unwrap_err();
+        assert!(e.contains("clients") && e.contains("line"), "{e}");
+        let e = with("{closed_loop: {concurrency: [-4]}}").unwrap_err();
+        assert!(e.contains("line"), "{e}");
     }
 }

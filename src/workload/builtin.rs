@@ -156,6 +156,87 @@ struct FileRepr {
     workloads: Vec<WorkloadRepr>,
 }
 
+/// Why a built-in workloads file (or a fresh fit) is unusable; reported as the message of
+/// [`WorkloadError::BuiltinData`], which names the file.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub(crate) enum BuiltinDataError {
+    /// The file layout version is not [`FORMAT`].
+    #[error(
+        "format {found} is not supported (expected {FORMAT}); refit with `vidur-search fit-workloads`"
+    )]
+    UnsupportedFormat {
+        /// Version in the file.
+        found: u32,
+    },
+    /// `levels` or `copula_edges` is not a probability grid.
+    #[error("{grid} must be strictly increasing from 0 to 1 (at least 2 values)")]
+    BadGrid {
+        /// Which grid.
+        grid: &'static str,
+    },
+    /// A workload name or alias is empty or used twice.
+    #[error("workload name {name:?} is empty or repeated")]
+    BadName {
+        /// The name.
+        name: String,
+    },
+    /// The file lists no workloads.
+    #[error("no workloads")]
+    NoWorkloads,
+    /// A knot column does not have one knot per level.
+    #[error("workload {workload}: {column} has {knots} knots, levels has {levels}")]
+    KnotCount {
+        /// Workload name.
+        workload: String,
+        /// `prefill_tokens` or `decode_tokens`.
+        column: &'static str,
+        /// Knots given.
+        knots: usize,
+        /// Levels in the file.
+        levels: usize,
+    },
+    /// A knot below 1 token or not finite.
+    #[error("workload {workload}: {column} knots must be finite and >= 1, got {value}")]
+    BadKnot {
+        /// Workload name.
+        workload: String,
+        /// `prefill_tokens` or `decode_tokens`.
+        column: &'static str,
+        /// The offending knot.
+        value: f64,
+    },
+    /// Knots that go down: the quantile function must be monotone.
+    #[error("workload {workload}: {column} knots must not decrease")]
+    DecreasingKnots {
+        /// Workload name.
+        workload: String,
+        /// `prefill_tokens` or `decode_tokens`.
+        column: &'static str,
+    },
+    /// The copula grid is not `bins` × `bins`.
+    #[error(
+        "workload {workload}: copula_counts must be {bins} rows of {bins} counts (one per copula_edges bin)"
+    )]
+    CopulaShape {
+        /// Workload name.
+        workload: String,
+        /// Bins of `copula_edges`.
+        bins: usize,
+    },
+    /// The counts' sum does not fit a u64.
+    #[error("workload {workload}: copula_counts overflow")]
+    CopulaOverflow {
+        /// Workload name.
+        workload: String,
+    },
+    /// No cell to draw from.
+    #[error("workload {workload}: copula_counts are all 0")]
+    CopulaEmpty {
+        /// Workload name.
+        workload: String,
+    },
+}
+
 /// A ready-to-sample built-in length distribution.
 #[derive(Debug, Clone)]
 pub struct BuiltinLengths {
@@ -171,23 +252,33 @@ pub struct BuiltinLengths {
 
 impl BuiltinLengths {
     /// Validates one workload against the shared grids and precomputes the sampler.
-    fn compile(repr: WorkloadRepr, levels: &[f64], edges: &[f64]) -> Result<Self, String> {
-        let w = &repr.name;
-        let ln = |what: &str, knots: &[f64]| -> Result<Vec<f64>, String> {
+    fn compile(
+        repr: WorkloadRepr,
+        levels: &[f64],
+        edges: &[f64],
+    ) -> Result<Self, BuiltinDataError> {
+        let workload = || repr.name.clone();
+        let ln = |column: &'static str, knots: &[f64]| -> Result<Vec<f64>, BuiltinDataError> {
             if knots.len() != levels.len() {
-                return Err(format!(
-                    "workload {w}: {what} has {} knots, levels has {}",
-                    knots.len(),
-                    levels.len()
-                ));
+                return Err(BuiltinDataError::KnotCount {
+                    workload: workload(),
+                    column,
+                    knots: knots.len(),
+                    levels: levels.len(),
+                });
             }
-            if let Some(k) = knots.iter().find(|k| !(k.is_finite() && **k >= 1.0)) {
-                return Err(format!(
-                    "workload {w}: {what} knots must be finite and >= 1, got {k}"
-                ));
+            if let Some(&value) = knots.iter().find(|k| !(k.is_finite() && **k >= 1.0)) {
+                return Err(BuiltinDataError::BadKnot {
+                    workload: workload(),
+                    column,
+                    value,
+                });
             }
             if knots.windows(2).any(|p| p[1] < p[0]) {
-                return Err(format!("workload {w}: {what} knots must not decrease"));
+                return Err(BuiltinDataError::DecreasingKnots {
+                    workload: workload(),
+                    column,
+                });
             }
             Ok(knots.iter().map(|k| k.ln()).collect())
         };
@@ -196,20 +287,25 @@ impl BuiltinLengths {
         let bins = edges.len() - 1;
         let counts = &repr.copula_counts;
         if counts.len() != bins || counts.iter().any(|r| r.len() != bins) {
-            return Err(format!(
-                "workload {w}: copula_counts must be {bins} rows of {bins} counts (one per copula_edges bin)"
-            ));
+            return Err(BuiltinDataError::CopulaShape {
+                workload: workload(),
+                bins,
+            });
         }
         let mut cum = Vec::with_capacity(bins * bins);
         let mut total = 0u64;
         for &c in counts.iter().flatten() {
             total = total
                 .checked_add(c)
-                .ok_or_else(|| format!("workload {w}: copula_counts overflow"))?;
+                .ok_or_else(|| BuiltinDataError::CopulaOverflow {
+                    workload: workload(),
+                })?;
             cum.push(total);
         }
         if total == 0 {
-            return Err(format!("workload {w}: copula_counts are all 0"));
+            return Err(BuiltinDataError::CopulaEmpty {
+                workload: workload(),
+            });
         }
         Ok(BuiltinLengths {
             repr,
@@ -310,16 +406,20 @@ impl BuiltinCatalog {
 
     /// Parses and validates a workloads YAML; `file` names it in errors.
     pub fn parse(text: &str, file: &str) -> Result<BuiltinCatalog, WorkloadError> {
-        let err = |msg: String| WorkloadError::BuiltinData {
+        let err = |e: BuiltinDataError| WorkloadError::BuiltinData {
             file: file.to_string(),
-            msg,
+            msg: e.to_string(),
         };
-        let repr: FileRepr = serde_saphyr::from_str(text).map_err(|e| err(e.to_string()))?;
+        // WorkloadError::BuiltinData holds text, so the YAML error travels as its message.
+        let repr: FileRepr =
+            serde_saphyr::from_str(text).map_err(|e| WorkloadError::BuiltinData {
+                file: file.to_string(),
+                msg: e.to_string(),
+            })?;
         if repr.format != FORMAT {
-            return Err(err(format!(
-                "format {} is not supported (expected {FORMAT}); refit with `vidur-search fit-workloads`",
-                repr.format
-            )));
+            return Err(err(BuiltinDataError::UnsupportedFormat {
+                found: repr.format,
+            }));
         }
         check_grid("levels", &repr.levels).map_err(err)?;
         check_grid("copula_edges", &repr.copula_edges).map_err(err)?;
@@ -327,7 +427,7 @@ impl BuiltinCatalog {
         for w in &repr.workloads {
             for n in std::iter::once(&w.name).chain(&w.aliases) {
                 if n.is_empty() || seen.contains(&n.as_str()) {
-                    return Err(err(format!("workload name {n:?} is empty or repeated")));
+                    return Err(err(BuiltinDataError::BadName { name: n.clone() }));
                 }
                 seen.push(n);
             }
@@ -339,7 +439,7 @@ impl BuiltinCatalog {
             .collect::<Result<Vec<_>, _>>()
             .map_err(err)?;
         if workloads.is_empty() {
-            return Err(err("no workloads".into()));
+            return Err(err(BuiltinDataError::NoWorkloads));
         }
         Ok(BuiltinCatalog {
             generated_by: repr.generated_by,
@@ -481,15 +581,13 @@ const HEADER: &str = "\
 ";
 
 /// A grid of probabilities: starts at 0, ends at 1, strictly increasing.
-fn check_grid(what: &str, g: &[f64]) -> Result<(), String> {
+fn check_grid(grid: &'static str, g: &[f64]) -> Result<(), BuiltinDataError> {
     let ok =
         g.len() >= 2 && g[0] == 0.0 && g[g.len() - 1] == 1.0 && g.windows(2).all(|p| p[0] < p[1]);
     if ok {
         Ok(())
     } else {
-        Err(format!(
-            "{what} must be strictly increasing from 0 to 1 (at least 2 values)"
-        ))
+        Err(BuiltinDataError::BadGrid { grid })
     }
 }
 

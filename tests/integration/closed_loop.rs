@@ -226,3 +226,44 @@ fn bad_closed_loop_fields_are_named() {
         );
     }
 }
+
+/// The README's example (Qwen3-32B on 2×H100, 32 clients, 1024/1024 tokens, 64 warm-up
+/// requests): the summary leaves the warm-up out and reports 32 requests in flight once warm.
+#[test]
+fn the_readme_example_keeps_32_in_flight_and_leaves_the_warm_up_out() {
+    let out = tmp("readme_example");
+    let example =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/closed-loop-qwen3-32b.yaml");
+    let r = bin()
+        .args(["simulate", "--config"])
+        .arg(&example)
+        .arg("--output")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let in_flight = summary["in_flight_mean"].as_f64().expect("in_flight_mean");
+    assert!((in_flight - 32.0).abs() <= 0.5, "in flight {in_flight}");
+    assert_eq!(summary["requests"]["warmup"], 64);
+    assert_eq!(
+        summary["requests"]["completed"], 576,
+        "640 sent, 64 of them warm-up"
+    );
+    let (_, rows) = read_csv(&out.join("request_metrics.csv"));
+    assert_eq!(
+        rows.len(),
+        576,
+        "warm-up rows are left out of request_metrics.csv"
+    );
+    // Benchmark-style TPOT spreads the same decode time over one token fewer.
+    let (tpot, bench) = (
+        summary["tpot"]["mean"].as_f64().unwrap(),
+        summary["tpot_bench"]["mean"].as_f64().unwrap(),
+    );
+    assert!(
+        bench > tpot && bench < tpot * 1.01,
+        "tpot {tpot}, tpot_bench {bench}"
+    );
+}

@@ -85,6 +85,7 @@ fn point(
         batch_size_cap: 128,
         max_tokens_in_batch: (scheduler == "vllm").then_some(4096),
         router: "round_robin".into(),
+        concurrency: None,
     };
     let n = noise(k);
     // TP 1 on the slow GPU cannot hold the TBT bound at any load.
@@ -110,6 +111,7 @@ fn point(
                     capacity_qps: Some(cap * f),
                     at_capacity: Some(at.clone()),
                     runs: vec![run(seed, cap * f * 2.0, [ttft * 4.0, tbt * 3.0]), at],
+                    closed_loop: None,
                 }
             } else {
                 SeedCapacity {
@@ -119,6 +121,7 @@ fn point(
                     capacity_qps: None,
                     at_capacity: None,
                     runs: vec![run(seed, 0.5, [0.6, 0.31]), run(seed, 0.25, [0.5, 0.27])],
+                    closed_loop: None,
                 }
             }
         })
@@ -165,6 +168,7 @@ fn point(
         sims_run: 4,
         wall_s: 1.5 + n,
         error: None,
+        closed_loop: None,
     }
 }
 
@@ -291,6 +295,7 @@ fn check_common(dir: &Path, o: &SearchOutcome, written: &[PathBuf]) {
         "batch_size_cap",
         "max_tokens_in_batch",
         "router",
+        "concurrency",
         "num_gpus",
         "capacity_status",
         "capacity_qps",
@@ -301,6 +306,11 @@ fn check_common(dir: &Path, o: &SearchOutcome, written: &[PathBuf]) {
         "tbt_p99_s",
         "goodput_at_capacity",
         "output_tokens_per_s",
+        "measured_qps",
+        "measured_output_tokens_per_s",
+        "output_tokens_per_s_per_user",
+        "output_tokens_per_s_per_gpu",
+        "in_flight_mean",
         "usd_per_gpu_hour",
         "usd_per_hour",
         "qps_per_dollar",
@@ -308,6 +318,7 @@ fn check_common(dir: &Path, o: &SearchOutcome, written: &[PathBuf]) {
         "sims_run",
         "wall_s",
         "feasible",
+        "error",
     ];
     assert_eq!(header, expected_start);
     let rows: Vec<csv::StringRecord> = r.records().map(|x| x.unwrap()).collect();

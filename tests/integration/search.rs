@@ -623,3 +623,107 @@ fn bad_spaces_fail_with_file_line_and_field() {
         &["models[0]"],
     );
 }
+
+/// A closed-loop concurrency sweep: 4 points (concurrency 1, 4, 16, 64) of one layout.
+const SWEEP: &str = "\
+name: sweep
+models: [meta-llama/Llama-2-7b-hf]
+workloads:
+  - name: fixed
+    lengths: {fixed: {prefill_tokens: 256, decode_tokens: 128}}
+    arrival: {closed_loop: {concurrency: [1, 4, 16, 64]}}
+    num_requests: 400
+    max_tokens: 1024
+clusters:
+  - {gpu: a100, max_gpus: 1}
+schedulers:
+  - {type: sarathi, chunk_size: [512]}
+slos:
+  - {metric: ttft, quantile: 0.9, max_seconds: 5.0}
+  - {metric: tpot, quantile: 0.9, max_seconds: 0.2}
+";
+
+#[test]
+fn a_closed_loop_sweep_measures_each_concurrency_and_plots_the_curve() {
+    let dir = tmp("closed_loop");
+    let space = write_space(&dir, SWEEP);
+    let out = dir.join("out");
+    let stdout = run(&[space.as_os_str(), "--output".as_ref(), out.as_os_str()]);
+    assert!(stdout.contains("4 points (0 from cache)"), "{stdout}");
+    for stem in [
+        "throughput_per_user_vs_per_gpu",
+        "throughput_per_user_vs_per_dollar",
+    ] {
+        let png = std::fs::read(out.join(format!("{stem}.png"))).unwrap();
+        assert!(
+            png.starts_with(b"\x89PNG") && png.len() > 20_000,
+            "{stem}.png"
+        );
+        let svg = std::fs::read_to_string(out.join(format!("{stem}.svg"))).unwrap();
+        // One label per concurrency and a line per family.
+        assert!(
+            svg.contains("</svg>") && svg.contains("\n64\n</text>") && svg.contains("<polyline")
+        );
+    }
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("throughput_per_user_vs_per_gpu"));
+
+    let mut r = csv::Reader::from_path(out.join("results.csv")).unwrap();
+    let h: Vec<String> = r.headers().unwrap().iter().map(String::from).collect();
+    let col = |name: &str| h.iter().position(|x| x == name).expect(name);
+    let rows: Vec<csv::StringRecord> = r.records().map(Result::unwrap).collect();
+    let f = |row: &csv::StringRecord, name: &str| row[col(name)].parse::<f64>().unwrap();
+    let conc: Vec<f64> = rows.iter().map(|r| f(r, "concurrency")).collect();
+    assert_eq!(conc, [1.0, 4.0, 16.0, 64.0]);
+    let qps: Vec<f64> = rows.iter().map(|r| f(r, "measured_qps")).collect();
+    let per_user: Vec<f64> = rows
+        .iter()
+        .map(|r| f(r, "output_tokens_per_s_per_user"))
+        .collect();
+    let per_gpu: Vec<f64> = rows
+        .iter()
+        .map(|r| f(r, "output_tokens_per_s_per_gpu"))
+        .collect();
+    // Batching pays at low concurrency, then the GPU saturates: throughput never falls much
+    // and rises clearly at first; each user gets less as more share the GPU.
+    assert!(qps[1] > 2.0 * qps[0], "{qps:?}");
+    for w in qps.windows(2) {
+        assert!(w[1] >= 0.95 * w[0], "{qps:?}");
+    }
+    for w in per_user.windows(2) {
+        assert!(w[1] < w[0], "{per_user:?}");
+    }
+    for (row, (&c, (&u, &g))) in rows
+        .iter()
+        .zip(conc.iter().zip(per_user.iter().zip(&per_gpu)))
+    {
+        // One GPU: tokens/s per GPU = tokens/s = per user × concurrency.
+        assert!((g - u * c).abs() <= 1e-6 * g, "{g} vs {u} × {c}");
+        let inflight = f(row, "in_flight_mean");
+        assert!(
+            (inflight - c).abs() <= 0.5,
+            "in flight {inflight} at concurrency {c}"
+        );
+        // The SLO columns hold the values measured at the concurrency, met or not.
+        assert!(!row[col("ttft_p90_s")].is_empty() && !row[col("tpot_p90_s")].is_empty());
+        let feasible = &row[col("feasible")] == "true";
+        assert_eq!(
+            &row[col("capacity_status")],
+            if feasible { "found" } else { "none" }
+        );
+        if feasible {
+            // Capacity is the measured throughput, priced like an open-loop capacity.
+            assert_eq!(f(row, "capacity_qps"), f(row, "measured_qps"));
+            assert!(f(row, "qps_per_dollar") > 0.0);
+        }
+        assert_eq!(f(row, "sims_run"), 1.0);
+    }
+    let best = std::fs::read_to_string(out.join("best_configs.md")).unwrap();
+    assert!(best.contains("measured at that concurrency"), "{best}");
+
+    // A re-run comes from the cache with the same results.
+    let before = results(&out);
+    let stdout = run(&[space.as_os_str(), "--output".as_ref(), out.as_os_str()]);
+    assert!(stdout.contains("4 points (4 from cache)"), "{stdout}");
+    assert_eq!(results(&out), before);
+}

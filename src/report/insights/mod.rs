@@ -56,14 +56,25 @@ pub(crate) struct FittedTree {
 }
 
 pub(crate) fn analyse(o: &SearchOutcome) -> Insights {
-    // Unbounded points met the SLOs at every load tried but have no capacity: they fit neither
-    // label of the trees, so they are left out (and said so).
+    // Unbounded points met the SLOs at every load tried but have no capacity, and failed points
+    // (an evaluation error) carry no verdict at all: they fit neither label of the trees, so
+    // they are left out (and said so).
     let pts: Vec<&PointResult> = o
         .points
         .iter()
-        .filter(|p| p.capacity_status != CapacityStatus::Unbounded)
+        .filter(|p| {
+            !matches!(
+                p.capacity_status,
+                CapacityStatus::Unbounded | CapacityStatus::Failed
+            )
+        })
         .collect();
     let c = summary::counts(o);
+    let failed = o
+        .points
+        .iter()
+        .filter(|p| p.capacity_status == CapacityStatus::Failed)
+        .count();
     let mut facts = Vec::new();
     if c.points == 0 {
         facts.push(format!(
@@ -85,6 +96,11 @@ pub(crate) fn analyse(o: &SearchOutcome) -> Insights {
             facts.push(format!(
                 "{} point(s) are unbounded (they meet every SLO up to the search's physical limit, so the workload cannot measure their capacity) and are left out of the findings below.",
                 c.unbounded
+            ));
+        }
+        if failed > 0 {
+            facts.push(format!(
+                "{failed} point(s) failed (their evaluation hit an error, given in the results' `error` field; this is no verdict on the configuration) and are left out of the findings below."
             ));
         }
         facts.extend(group_facts(&pts));
@@ -109,7 +125,7 @@ pub(crate) fn analyse(o: &SearchOutcome) -> Insights {
     let labels: Vec<bool> = pts.iter().map(|p| p.feasible()).collect();
     let tree1 = TreeReport {
         title: "What makes a point meet the SLOs".into(),
-        question: "Label: meets all SLOs (has a capacity) or not; every evaluated point.".into(),
+        question: "Label: meets all SLOs (has a capacity) or not; every evaluated point except unbounded and failed ones.".into(),
         result: fit_tree(
             &pts,
             &labels,

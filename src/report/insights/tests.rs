@@ -59,6 +59,40 @@ fn degenerate_inputs_give_sentences() {
 }
 
 #[test]
+fn failed_points_are_left_out_and_counted() {
+    let mut o = testdata::outcome();
+    let before = analyse(&o);
+    let TreeResult::Fitted(f0) = &before.trees[0].result else {
+        panic!("tree 1 should fit");
+    };
+    let n0 = f0.n;
+    // Three points whose evaluation failed: kept in, they would count as "misses SLOs" (no
+    // capacity) and blur the tree's clean a100/TP 1 rule and the facts.
+    let mut marked = 0;
+    for p in o.points.iter_mut().filter(|p| p.feasible()).take(3) {
+        p.capacity_status = CapacityStatus::Failed;
+        p.capacity_qps = None;
+        p.error = Some("predictor: batch outside the profiled range".into());
+        marked += 1;
+    }
+    assert_eq!(marked, 3);
+    let ins = analyse(&o);
+    let TreeResult::Fitted(f) = &ins.trees[0].result else {
+        panic!("tree 1 should still fit");
+    };
+    assert_eq!(f.n, n0 - 3, "failed points must not reach the tree");
+    assert_eq!(f.accuracy, 1.0, "{}", f.rules);
+    assert!(
+        ins.facts
+            .iter()
+            .any(|s| s.starts_with("3 point(s) failed") && s.contains("left out")),
+        "{:?}",
+        ins.facts
+    );
+    assert!(!before.facts.iter().any(|s| s.contains("failed (")));
+}
+
+#[test]
 fn paths_merge_bounds() {
     let feats = vec![
         Feature {

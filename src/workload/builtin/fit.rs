@@ -106,7 +106,8 @@ pub(super) fn fit_pairs(
             total: zero,
         },
     };
-    let mut b = BuiltinLengths::compile(repr, &LEVELS, &COPULA_EDGES).map_err(err)?;
+    let mut b =
+        BuiltinLengths::compile(repr, &LEVELS, &COPULA_EDGES).map_err(|e| err(e.to_string()))?;
     b.repr.quality = measure(&b, pairs);
     Ok(b)
 }
