@@ -84,14 +84,6 @@ pub enum FieldError {
     },
 }
 
-/// Checks whose callers still collect field messages as text (the search-space checks, the
-/// Vidur `config.json` loader) keep using `?` / `Into<String>`.
-impl From<FieldError> for String {
-    fn from(e: FieldError) -> String {
-        e.to_string()
-    }
-}
-
 impl ConfigError {
     pub(crate) fn io(path: &std::path::Path, error: std::io::Error) -> Self {
         ConfigError::Io {

@@ -305,7 +305,7 @@ pub fn load(path: &Path, trace: Option<&Path>) -> Result<VidurRun, ConfigError> 
         }
     }
     super::sim_yaml::check_tp_fits_node(&sim, "cluster_config.replica_config.tensor_parallel_size")
-        .map_err(|m| ConfigError::invalid(path, m))?;
+        .map_err(|e| ConfigError::field(path, e))?;
     Ok(VidurRun {
         sim,
         workload,

@@ -281,6 +281,8 @@ pub struct SloGuard<'a> {
     batches: u64,
     /// Set once the SLOs can no longer hold.
     stop: bool,
+    /// Requests with a lower id (a closed loop's warm-up) are simulated but not measured.
+    first_measured: u32,
 }
 
 /// One request's value of a per-request metric (as `metrics` defines it), if it has reached
@@ -301,6 +303,13 @@ fn expected_gaps(r: &RequestSpec) -> u64 {
 }
 
 impl<'a> SloGuard<'a> {
+    /// Leave the first `warmup` requests (ids below it) out of every check and of the collected
+    /// inter-token gaps: a closed loop's warm-up is simulated but not measured.
+    pub fn measuring_from(mut self, warmup: u64) -> Self {
+        self.first_measured = u32::try_from(warmup).unwrap_or(u32::MAX);
+        self
+    }
+
     /// A guard for `requests` under `slos` and an optional goodput target.
     pub fn new(
         slos: &'a [Slo],
@@ -340,6 +349,7 @@ impl<'a> SloGuard<'a> {
             collect_gaps,
             cursor: vec![0; slos.len()],
             batches: 0,
+            first_measured: 0,
             stop: false,
         }
     }
@@ -464,6 +474,9 @@ impl SloGuard<'_> {
     fn check_batch(&mut self, t: f64, batch: &Batch, requests: &[Request]) -> bool {
         let mut violated = false;
         for &id in &batch.requests {
+            if id < self.first_measured {
+                continue;
+            }
             let r = &requests[id as usize];
             let mut failed = false;
             if r.has_started_decode() {

@@ -42,8 +42,11 @@ pub enum SearchError {
     Space {
         /// Space file.
         path: PathBuf,
-        /// What is wrong.
+        /// What is wrong, naming the file.
         msg: String,
+        /// The parse or check error.
+        #[source]
+        source: Box<space::SpaceError>,
     },
     /// A field of the space names something that cannot be used.
     #[error("field '{field}': {msg}")]

@@ -343,14 +343,14 @@ fn measure_seed(
     let mut gaps = Vec::new();
     let mut observer = (
         Recorder::new(setup, base.len()),
-        MeasureSlos(SloGuard::new(&s.slos, s.goodput, base, &mut gaps)),
+        MeasureSlos(SloGuard::new(&s.slos, s.goodput, base, &mut gaps).measuring_from(warmup)),
     );
     let out = crate::sim::simulate_source(&sim, &mut source, predictor, &mut observer)
         .map_err(|e| SearchError::Sim(Box::new(e)))?;
     let (recorder, guard) = observer;
     let summary = recorder.finish(&out.requests, out.end_time).summary();
-    // Requests are indexed by id = arrival order, so the warm-up is a prefix. (TBT gaps are
-    // the guard's, warm-up included: it cannot tell them apart.)
+    // Requests are indexed by id = arrival order, so the warm-up is a prefix (the guard skips
+    // it too, so its inter-token gaps are the measured requests' only).
     let skip = usize::try_from(warmup).unwrap_or(usize::MAX);
     let measured = out.requests.get(skip..).unwrap_or(&[]);
     let specs = base.get(skip..).unwrap_or(&[]);

@@ -319,14 +319,29 @@ pub struct LoadedSpace {
 }
 
 /// `field[i]` repeats `field[j]`: an error naming both entries.
-fn no_duplicates<T: PartialEq + Serialize>(field: &str, v: &[T]) -> Result<(), String> {
+/// Why a search-space text does not parse or check.
+#[derive(Debug, thiserror::Error)]
+pub enum SpaceError {
+    /// The YAML does not parse or has a wrong type or unknown key (the message has the line and
+    /// column).
+    #[error("{0}")]
+    Yaml(String),
+    /// A value check serde cannot express failed; the message names the field.
+    #[error("{0}")]
+    Field(String),
+    /// The `predictor` section is invalid.
+    #[error(transparent)]
+    Predictor(#[from] crate::config::FieldError),
+}
+
+fn no_duplicates<T: PartialEq + Serialize>(field: &str, v: &[T]) -> Result<(), SpaceError> {
     for (i, x) in v.iter().enumerate() {
         if let Some(j) = v[..i].iter().position(|y| y == x) {
             // The value as the file would write it (JSON flow style is valid YAML).
             let shown = serde_json::to_string(x).unwrap_or_default();
-            return Err(format!(
+            return Err(SpaceError::Field(format!(
                 "field '{field}[{i}]': repeats {field}[{j}] ({shown}); list each value once"
-            ));
+            )));
         }
     }
     Ok(())
@@ -339,10 +354,19 @@ impl SearchSpace {
             path: path.to_path_buf(),
             source,
         })?;
-        let space = Self::parse(&text).map_err(|msg| SearchError::Space {
-            path: path.to_path_buf(),
+        let space = Self::parse(&text).map_err(|e| {
             // The YAML snippet names the text `<input>`; name the file instead.
-            msg: msg.replace("<input>", &path.display().to_string()),
+            let e = match e {
+                SpaceError::Yaml(m) => {
+                    SpaceError::Yaml(m.replace("<input>", &path.display().to_string()))
+                }
+                e => e,
+            };
+            SearchError::Space {
+                path: path.to_path_buf(),
+                msg: e.to_string(),
+                source: Box::new(e),
+            }
         })?;
         Ok(LoadedSpace {
             space,
@@ -353,18 +377,20 @@ impl SearchSpace {
     }
 
     /// Parse and check YAML text; the message names the line/column or the field.
-    pub fn parse(text: &str) -> Result<SearchSpace, String> {
+    pub fn parse(text: &str) -> Result<SearchSpace, SpaceError> {
         let space: SearchSpace = serde_saphyr::from_str(text)
-            .map_err(|e| crate::parse_messages::yaml_message(&e, "<input>"))?;
+            .map_err(|e| SpaceError::Yaml(crate::parse_messages::yaml_message(&e, "<input>")))?;
         space.check()?;
         Ok(space)
     }
 
     /// Value checks serde cannot express.
-    fn check(&self) -> Result<(), String> {
+    fn check(&self) -> Result<(), SpaceError> {
         let nonempty = |field: &str, n: usize| {
             if n == 0 {
-                Err(format!("field '{field}': needs at least one entry"))
+                Err(SpaceError::Field(format!(
+                    "field '{field}': needs at least one entry"
+                )))
             } else {
                 Ok(())
             }
@@ -375,10 +401,10 @@ impl SearchSpace {
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
         {
-            return Err(format!(
+            return Err(SpaceError::Field(format!(
                 "field 'name': '{}' must be a non-empty file-name-safe string (letters, digits, '-', '_', '.')",
                 self.name
-            ));
+            )));
         }
         nonempty("models", self.models.len())?;
         nonempty("workloads", self.workloads.len())?;
@@ -391,7 +417,9 @@ impl SearchSpace {
         nonempty("slos", self.slos.len())?;
         nonempty("seeds", self.seeds.len())?;
         let positive = |field: String, v: &[u32]| match v.iter().find(|&&x| x == 0) {
-            Some(_) => Err(format!("field '{field}': values must be at least 1")),
+            Some(_) => Err(SpaceError::Field(format!(
+                "field '{field}': values must be at least 1"
+            ))),
             None => Ok(()),
         };
         // A repeated value would simulate the same points twice and count them twice in the
@@ -423,9 +451,9 @@ impl SearchSpace {
                 .iter()
                 .position(|b| b.metric == a.metric && b.quantile == a.quantile)
             {
-                return Err(format!(
+                return Err(SpaceError::Field(format!(
                     "field 'slos[{i}]': bounds the same metric and quantile as slos[{j}]; keep one bound per metric and quantile"
-                ));
+                )));
             }
         }
         positive("tp".into(), &self.tp)?;
@@ -438,26 +466,26 @@ impl SearchSpace {
         let mut names = std::collections::BTreeSet::new();
         for (i, w) in self.workloads.iter().enumerate() {
             if !names.insert(&w.name) {
-                return Err(format!(
+                return Err(SpaceError::Field(format!(
                     "field 'workloads[{i}].name': '{}' is used twice",
                     w.name
-                ));
+                )));
             }
             if w.num_requests == 0 {
-                return Err(format!(
+                return Err(SpaceError::Field(format!(
                     "field 'workloads[{i}].num_requests': must be at least 1"
-                ));
+                )));
             }
             if w.max_tokens == 0 {
-                return Err(format!(
+                return Err(SpaceError::Field(format!(
                     "field 'workloads[{i}].max_tokens': must be at least 1"
-                ));
+                )));
             }
             if let Arrival::Gamma { cv } = w.arrival {
                 if !(cv.is_finite() && cv > 0.0) {
-                    return Err(format!(
+                    return Err(SpaceError::Field(format!(
                         "field 'workloads[{i}].arrival.gamma.cv': must be a finite number > 0, got {cv}"
-                    ));
+                    )));
                 }
             }
             if let Arrival::ClosedLoop(c) = &w.arrival {
@@ -467,43 +495,43 @@ impl SearchSpace {
                 no_duplicates(&f("concurrency"), &c.concurrency)?;
                 for (k, v) in [("think_time_s", c.think_time_s), ("ramp_up_s", c.ramp_up_s)] {
                     if !(v.is_finite() && v >= 0.0) {
-                        return Err(format!(
+                        return Err(SpaceError::Field(format!(
                             "field '{}': must be a finite number >= 0, got {v}",
                             f(k)
-                        ));
+                        )));
                     }
                 }
                 if let Some(n) = c.warmup_requests {
                     if n >= w.num_requests {
-                        return Err(format!(
+                        return Err(SpaceError::Field(format!(
                             "field '{}': must be below num_requests ({}, which counts the warm-up too), got {n}",
                             f("warmup_requests"),
                             w.num_requests
-                        ));
+                        )));
                     }
                 }
             }
         }
         for (i, c) in self.clusters.iter().enumerate() {
             if c.max_gpus == 0 {
-                return Err(format!(
+                return Err(SpaceError::Field(format!(
                     "field 'clusters[{i}].max_gpus': must be at least 1"
-                ));
+                )));
             }
         }
         for (i, s) in self.schedulers.iter().enumerate() {
             let f = |k: &str| format!("schedulers[{i}].{k}");
             if !s.chunk_size.is_empty() && s.kind != SchedulerKind::Sarathi {
-                return Err(format!(
+                return Err(SpaceError::Field(format!(
                     "field '{}': only the sarathi scheduler has a chunk size",
                     f("chunk_size")
-                ));
+                )));
             }
             if !s.max_tokens_in_batch.is_empty() && s.kind != SchedulerKind::Vllm {
-                return Err(format!(
+                return Err(SpaceError::Field(format!(
                     "field '{}': only the vllm scheduler has a token budget",
                     f("max_tokens_in_batch")
-                ));
+                )));
             }
             positive(f("chunk_size"), &s.chunk_size)?;
             positive(f("max_tokens_in_batch"), &s.max_tokens_in_batch)?;
@@ -514,65 +542,75 @@ impl SearchSpace {
         }
         for (i, s) in self.slos.iter().enumerate() {
             if !(s.quantile > 0.0 && s.quantile <= 1.0) {
-                return Err(format!(
+                return Err(SpaceError::Field(format!(
                     "field 'slos[{i}].quantile': must be in (0, 1], got {}",
                     s.quantile
-                ));
+                )));
             }
             if !(s.max_seconds.is_finite() && s.max_seconds > 0.0) {
-                return Err(format!(
+                return Err(SpaceError::Field(format!(
                     "field 'slos[{i}].max_seconds': must be a finite number > 0, got {}",
                     s.max_seconds
-                ));
+                )));
             }
         }
         if let Some(g) = self.goodput {
             if !(g > 0.0 && g <= 1.0) {
-                return Err(format!("field 'goodput': must be in (0, 1], got {g}"));
+                return Err(SpaceError::Field(format!(
+                    "field 'goodput': must be in (0, 1], got {g}"
+                )));
             }
         }
         let c = &self.capacity;
         if let Some(q) = c.start_qps {
             if !(q.is_finite() && q > 0.0) {
-                return Err(format!("field 'capacity.start_qps': must be > 0, got {q}"));
+                return Err(SpaceError::Field(format!(
+                    "field 'capacity.start_qps': must be > 0, got {q}"
+                )));
             }
         }
         if !(c.precision_pct > 0.0 && c.precision_pct < 100.0) {
-            return Err(format!(
+            return Err(SpaceError::Field(format!(
                 "field 'capacity.precision_pct': must be in (0, 100), got {}",
                 c.precision_pct
-            ));
+            )));
         }
         if c.max_iterations < 2 {
-            return Err("field 'capacity.max_iterations': must be at least 2".into());
+            return Err(SpaceError::Field(
+                "field 'capacity.max_iterations': must be at least 2".into(),
+            ));
         }
         if !(c.min_qps.is_finite() && c.min_qps > 0.0) {
-            return Err(format!(
+            return Err(SpaceError::Field(format!(
                 "field 'capacity.min_qps': must be > 0, got {}",
                 c.min_qps
-            ));
+            )));
         }
         if let Some(t) = self.limits.time_limit_s {
             if !(t.is_finite() && t > 0.0) {
-                return Err(format!("field 'limits.time_limit_s': must be > 0, got {t}"));
+                return Err(SpaceError::Field(format!(
+                    "field 'limits.time_limit_s': must be > 0, got {t}"
+                )));
             }
         }
         if self.limits.max_requests == Some(0) {
-            return Err("field 'limits.max_requests': must be at least 1".into());
+            return Err(SpaceError::Field(
+                "field 'limits.max_requests': must be at least 1".into(),
+            ));
         }
         for (k, v) in &self.prices {
             if !(v.is_finite() && *v > 0.0) {
-                return Err(format!(
+                return Err(SpaceError::Field(format!(
                     "field 'prices.{k}': must be a price > 0 in $/GPU-hour, got {v}"
-                ));
+                )));
             }
         }
         self.predictor.check()?;
         if !(0.0..1.0).contains(&self.memory_margin_fraction) {
-            return Err(format!(
+            return Err(SpaceError::Field(format!(
                 "field 'memory_margin_fraction': must be in [0, 1), got {}",
                 self.memory_margin_fraction
-            ));
+            )));
         }
         Ok(())
     }
@@ -609,23 +647,31 @@ mod tests {
             ),
             ("seeds: [1, 1]\n", "'seeds[1]'"),
         ] {
-            let e = SearchSpace::parse(&format!("{BASE}{extra}")).unwrap_err();
+            let e = SearchSpace::parse(&format!("{BASE}{extra}"))
+                .unwrap_err()
+                .to_string();
             assert!(e.contains(field), "{extra}: {e}");
         }
-        let e = SearchSpace::parse(&BASE.replace("[256]", "[256, 256]")).unwrap_err();
+        let e = SearchSpace::parse(&BASE.replace("[256]", "[256, 256]"))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("'schedulers[0].chunk_size[1]'"), "{e}");
         let e = SearchSpace::parse(
             &BASE.replace("models: [meta-llama/Llama-2-7b-hf]", "models: [a, b, a]"),
         )
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("'models[2]'"), "{e}");
         let e = SearchSpace::parse(&BASE.replace(
             "max_seconds: 1.0}]",
             "max_seconds: 1.0}, {metric: ttft, quantile: 0.9, max_seconds: 2.0}]",
         ))
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("'slos[1]'") && e.contains("slos[0]"), "{e}");
-        let e = SearchSpace::parse(&format!("{BASE}seeds: [1]\nseeds: [2]\n")).unwrap_err();
+        let e = SearchSpace::parse(&format!("{BASE}seeds: [1]\nseeds: [2]\n"))
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains("duplicate key `seeds`") && !e.contains("Options"),
             "{e}"
@@ -662,13 +708,17 @@ mod tests {
             ("{closed_loop: {concurrency: [4], ramp_up_s: .nan}}", "'workloads[0].arrival.closed_loop.ramp_up_s'"),
             ("{closed_loop: {concurrency: [4], warmup_requests: 100}}", "'workloads[0].arrival.closed_loop.warmup_requests': must be below num_requests (100"),
         ] {
-            let e = with(arrival).unwrap_err();
+            let e = with(arrival).unwrap_err().to_string();
             assert!(e.contains(want), "{arrival}: {e}");
         }
         // Serde errors keep the line and column.
-        let e = with("{closed_loop: {concurrency: [4], clients: 3}}").unwrap_err();
+        let e = with("{closed_loop: {concurrency: [4], clients: 3}}")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("clients") && e.contains("line"), "{e}");
-        let e = with("{closed_loop: {concurrency: [-4]}}").unwrap_err();
+        let e = with("{closed_loop: {concurrency: [-4]}}")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("line"), "{e}");
     }
 }

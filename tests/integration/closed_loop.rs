@@ -233,7 +233,7 @@ fn bad_closed_loop_fields_are_named() {
 fn the_readme_example_keeps_32_in_flight_and_leaves_the_warm_up_out() {
     let out = tmp("readme_example");
     let example =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/closed-loop-qwen3-32b.yaml");
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data/examples/closed-loop-qwen3-32b.yaml");
     let r = bin()
         .args(["simulate", "--config"])
         .arg(&example)
