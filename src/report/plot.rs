@@ -355,22 +355,32 @@ fn throughput_plots(o: &SearchOutcome) -> Result<Vec<PlotFile>, PlotFailed> {
     Ok(out)
 }
 
+/// White page, title and subtitle; returns the area below the header.
+fn draw_header<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    subtitle: &str,
+) -> Result<DrawingArea<DB, Shift>, PlotError> {
+    let e = |x: DrawingAreaErrorKind<DB::ErrorType>| PlotError::Draw(x.to_string());
+    root.fill(&WHITE).map_err(e)?;
+    let font = (FONT, 22).into_font().style(FontStyle::Bold).color(&BLACK);
+    root.draw(&Text::new(title.to_string(), (24, 14), font))
+        .map_err(e)?;
+    root.draw(&Text::new(
+        subtitle.to_string(),
+        (24, 44),
+        text_style(15, RGBColor(80, 80, 80)),
+    ))
+    .map_err(e)?;
+    Ok(root.split_vertically(HEADER_H).1)
+}
+
 fn draw_tput<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     spec: &TputSpec,
 ) -> Result<(), PlotError> {
     let e = |x: DrawingAreaErrorKind<DB::ErrorType>| PlotError::Draw(x.to_string());
-    root.fill(&WHITE).map_err(e)?;
-    let title = (FONT, 22).into_font().style(FontStyle::Bold).color(&BLACK);
-    root.draw(&Text::new(spec.title.clone(), (24, 14), title))
-        .map_err(e)?;
-    root.draw(&Text::new(
-        spec.subtitle.clone(),
-        (24, 44),
-        text_style(15, RGBColor(80, 80, 80)),
-    ))
-    .map_err(e)?;
-    let (_, body) = root.split_vertically(HEADER_H);
+    let body = draw_header(root, &spec.title, &spec.subtitle)?;
     let (area, legend_area) = body.split_horizontally(CHART_W);
     let mut chart = ChartBuilder::on(&area)
         .margin_top(12)
@@ -714,17 +724,7 @@ fn star(c: (i32, i32), outer: f64, inner: f64) -> Vec<(i32, i32)> {
 
 fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, spec: &Spec) -> Result<(), PlotError> {
     let e = |x: DrawingAreaErrorKind<DB::ErrorType>| PlotError::Draw(x.to_string());
-    root.fill(&WHITE).map_err(e)?;
-    let title = (FONT, 22).into_font().style(FontStyle::Bold).color(&BLACK);
-    root.draw(&Text::new(spec.title.clone(), (24, 14), title))
-        .map_err(e)?;
-    root.draw(&Text::new(
-        spec.subtitle.clone(),
-        (24, 44),
-        text_style(15, RGBColor(80, 80, 80)),
-    ))
-    .map_err(e)?;
-    let (_, body) = root.split_vertically(HEADER_H);
+    let body = draw_header(root, &spec.title, &spec.subtitle)?;
     let (chart_area, legend_area) = body.split_horizontally(CHART_W);
     if let Some(msg) = &spec.empty {
         let (xr, yr) = chart_area.get_pixel_range();

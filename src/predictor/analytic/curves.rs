@@ -17,6 +17,17 @@ pub struct Roofline {
     pub sms: f64,
 }
 
+impl Roofline {
+    /// The peaks of a catalog GPU.
+    pub fn of_gpu(g: &crate::catalog::GpuSpec) -> Self {
+        Roofline {
+            flops: g.bf16_dense_tflops * 1e12,
+            mem_bw: g.memory_bandwidth_gb_per_s * 1e9,
+            sms: g.sm_count.map_or(0.0, f64::from),
+        }
+    }
+}
+
 fn is_zero(x: &f64) -> bool {
     *x == 0.0
 }

@@ -446,11 +446,7 @@ impl DeviceFrame {
         DeviceFrame {
             name: name.to_ascii_lowercase(),
             arch: g.architecture.name().to_string(),
-            roofline: Roofline {
-                flops: g.bf16_dense_tflops * 1e12,
-                mem_bw: g.memory_bandwidth_gb_per_s * 1e9,
-                sms: g.sm_count.map_or(0.0, f64::from),
-            },
+            roofline: Roofline::of_gpu(g),
             intra_node_bw_gbps: g.intra_node_bandwidth_gb_per_s,
         }
     }
