@@ -353,9 +353,18 @@ fn measure_seed(
     // it too, so its inter-token gaps are the measured requests' only).
     let skip = usize::try_from(warmup).unwrap_or(usize::MAX);
     let measured = out.requests.get(skip..).unwrap_or(&[]);
-    let specs = base.get(skip..).unwrap_or(&[]);
+    // The lengths the closed loop actually sent (its own draws), for the guard's count of
+    // expected inter-token gaps.
+    let specs: Vec<RequestSpec> = measured
+        .iter()
+        .map(|r| RequestSpec {
+            arrived_at: r.arrived_at,
+            num_prefill_tokens: r.num_prefill_tokens,
+            num_decode_tokens: r.num_decode_tokens,
+        })
+        .collect();
     let mut values = Vec::new();
-    let (slos, good) = guard.0.evaluate(measured, specs, &mut values);
+    let (slos, good) = guard.0.evaluate(measured, &specs, &mut values);
     let qps = summary.throughput.requests_per_s;
     let tokens = summary.throughput.output_tokens_per_s;
     let pass = !measured.is_empty()
