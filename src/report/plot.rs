@@ -10,6 +10,8 @@ use std::collections::{BTreeMap, HashSet};
 use std::ops::Range;
 use std::sync::OnceLock;
 
+use plotters::chart::MeshStyle;
+use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -375,26 +377,34 @@ fn draw_header<DB: DrawingBackend>(
     Ok(root.split_vertically(HEADER_H).1)
 }
 
-fn draw_tput<DB: DrawingBackend>(
-    root: &DrawingArea<DB, Shift>,
-    spec: &TputSpec,
-) -> Result<(), PlotError> {
-    let e = |x: DrawingAreaErrorKind<DB::ErrorType>| PlotError::Draw(x.to_string());
-    let body = draw_header(root, &spec.title, &spec.subtitle)?;
-    let (area, legend_area) = body.split_horizontally(CHART_W);
-    let mut chart = ChartBuilder::on(&area)
+type Chart<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// The plot area inside `area`, with the margins and label room every plot uses.
+fn build_chart<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    x: Range<f64>,
+    y: Range<f64>,
+) -> Result<Chart<'_, DB>, PlotError> {
+    ChartBuilder::on(area)
         .margin_top(12)
         .margin_left(8)
         .margin_right(16)
         .margin_bottom(8)
         .x_label_area_size(58)
         .y_label_area_size(78)
-        .build_cartesian_2d(spec.x_range.clone(), spec.y_range.clone())
-        .map_err(e)?;
-    chart
-        .configure_mesh()
-        .x_desc(spec.x_desc.as_str())
-        .y_desc(spec.y_desc.as_str())
+        .build_cartesian_2d(x, y)
+        .map_err(|x| PlotError::Draw(x.to_string()))
+}
+
+/// Axis titles, tick labels and grid as every plot draws them; the caller may adjust, then draws.
+fn styled_mesh<'a, 'b, DB: DrawingBackend>(
+    chart: &'b mut Chart<'a, DB>,
+    x_desc: &'b str,
+    y_desc: &'b str,
+) -> MeshStyle<'a, 'b, RangedCoordf64, RangedCoordf64, DB> {
+    let mut mesh = chart.configure_mesh();
+    mesh.x_desc(x_desc)
+        .y_desc(y_desc)
         .axis_desc_style((FONT, 16))
         .label_style((FONT, 14))
         .x_labels(8)
@@ -402,7 +412,19 @@ fn draw_tput<DB: DrawingBackend>(
         .x_label_formatter(&|v| fmt_tick(*v))
         .y_label_formatter(&|v| fmt_tick(*v))
         .light_line_style(RGBColor(240, 240, 240))
-        .bold_line_style(RGBColor(215, 215, 215))
+        .bold_line_style(RGBColor(215, 215, 215));
+    mesh
+}
+
+fn draw_tput<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    spec: &TputSpec,
+) -> Result<(), PlotError> {
+    let e = |x: DrawingAreaErrorKind<DB::ErrorType>| PlotError::Draw(x.to_string());
+    let body = draw_header(root, &spec.title, &spec.subtitle)?;
+    let (area, legend_area) = body.split_horizontally(CHART_W);
+    let mut chart = build_chart(&area, spec.x_range.clone(), spec.y_range.clone())?;
+    styled_mesh(&mut chart, &spec.x_desc, &spec.y_desc)
         .draw()
         .map_err(e)?;
     chart
@@ -750,26 +772,8 @@ fn chart<DB: DrawingBackend>(
     spec: &Spec,
 ) -> Result<(), PlotError> {
     let e = |x: DrawingAreaErrorKind<DB::ErrorType>| PlotError::Draw(x.to_string());
-    let mut chart = ChartBuilder::on(area)
-        .margin_top(12)
-        .margin_left(8)
-        .margin_right(16)
-        .margin_bottom(8)
-        .x_label_area_size(58)
-        .y_label_area_size(78)
-        .build_cartesian_2d(spec.x_range.clone(), spec.y_range.clone())
-        .map_err(e)?;
-    let mut mesh = chart.configure_mesh();
-    mesh.x_desc(spec.x_desc.as_str())
-        .y_desc(spec.y_desc.as_str())
-        .axis_desc_style((FONT, 16))
-        .label_style((FONT, 14))
-        .x_labels(8)
-        .y_labels(8)
-        .x_label_formatter(&|v| fmt_tick(*v))
-        .y_label_formatter(&|v| fmt_tick(*v))
-        .light_line_style(RGBColor(240, 240, 240))
-        .bold_line_style(RGBColor(215, 215, 215));
+    let mut chart = build_chart(area, spec.x_range.clone(), spec.y_range.clone())?;
+    let mut mesh = styled_mesh(&mut chart, &spec.x_desc, &spec.y_desc);
     if spec.log_y {
         // The y grid and labels come from y_ticks below.
         mesh.y_labels(0).disable_y_mesh();
