@@ -7,12 +7,7 @@ use vidur_search::catalog::{self, HardwareCatalog, ModelSpec};
 use vidur_search::config::sim_yaml;
 
 fn tmp(name: &str) -> PathBuf {
-    let p = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join("catalog")
-        .join(name);
-    let _ = std::fs::remove_dir_all(&p);
-    std::fs::create_dir_all(&p).unwrap();
-    p
+    crate::common::fresh_dir("catalog", name)
 }
 
 /// A simulation YAML with the given head lines; the tables folder need not exist to load.

@@ -6,12 +6,7 @@ use std::path::{Path, PathBuf};
 use crate::common::{bin, shared};
 
 fn tmp(name: &str) -> PathBuf {
-    let p = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join("cli")
-        .join(name);
-    let _ = std::fs::remove_dir_all(&p);
-    std::fs::create_dir_all(&p).unwrap();
-    p
+    crate::common::fresh_dir("cli", name)
 }
 
 fn fails_with(args: &[&str], needles: &[&str]) {

@@ -2,17 +2,31 @@
 //! `concurrency` requests in flight (Little's law, read back from `request_metrics.csv`), and a
 //! bad closed-loop field is an error naming it.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::common::{bin, read_csv};
 
 fn tmp(name: &str) -> PathBuf {
-    let p = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join("closed_loop")
-        .join(name);
-    let _ = std::fs::remove_dir_all(&p);
-    std::fs::create_dir_all(&p).unwrap();
-    p
+    crate::common::fresh_dir("closed_loop", name)
+}
+
+/// `simulate --config cfg --output out` plus `extra` flags, which must succeed.
+fn simulate_into(cfg: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
+    let run = bin()
+        .arg("simulate")
+        .args(extra)
+        .arg("--config")
+        .arg(cfg)
+        .arg("--output")
+        .arg(out)
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    run
 }
 
 /// A small model on one A100 with the default (analytic) predictor; `workload` is the YAML
@@ -30,7 +44,7 @@ fn yaml(workload: &str) -> String {
 /// columns: arrivals are the running sum of `request_inter_arrival_delay` (empty for the first
 /// request, which a closed loop without ramp-up sends at t = 0), completion = arrival +
 /// `request_e2e_time`.
-fn arrivals_and_completions(csv: &std::path::Path) -> Vec<(f64, f64)> {
+fn arrivals_and_completions(csv: &Path) -> Vec<(f64, f64)> {
     let (header, rows) = read_csv(csv);
     let col = |name: &str| {
         header
@@ -94,18 +108,7 @@ fn closed_loop_keeps_concurrency_in_flight() {
     )
     .unwrap();
     let out = dir.join("out");
-    let run = bin()
-        .args(["simulate", "--json", "--config"])
-        .arg(&cfg)
-        .arg("--output")
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    let run = simulate_into(&cfg, &out, &["--json"]);
     let reqs = arrivals_and_completions(&out.join("request_metrics.csv"));
     assert_eq!(reqs.len(), 400);
     assert!(
@@ -154,18 +157,7 @@ fn think_time_lowers_the_requests_in_flight() {
     )
     .unwrap();
     let out = dir.join("out");
-    let run = bin()
-        .args(["simulate", "--config"])
-        .arg(&cfg)
-        .arg("--output")
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    simulate_into(&cfg, &out, &[]);
     let reqs = arrivals_and_completions(&out.join("request_metrics.csv"));
     assert_eq!(reqs.len(), 160);
     // Ramp-up: client k starts at k/8 s (rebuilt from gaps, so compare loosely).
@@ -234,14 +226,7 @@ fn the_readme_example_keeps_32_in_flight_and_leaves_the_warm_up_out() {
     let out = tmp("readme_example");
     let example =
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data/examples/closed-loop-qwen3-32b.yaml");
-    let r = bin()
-        .args(["simulate", "--config"])
-        .arg(&example)
-        .arg("--output")
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    simulate_into(&example, &out, &[]);
     let summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
     let in_flight = summary["in_flight_mean"].as_f64().expect("in_flight_mean");

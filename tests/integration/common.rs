@@ -39,6 +39,16 @@ impl ExecutionTimePredictor for LinearPredictor {
     }
 }
 
+/// An empty folder `<test tmp>/<group>/<name>`, emptied first if an earlier run left it.
+pub fn fresh_dir(group: &str, name: &str) -> PathBuf {
+    let p = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(group)
+        .join(name);
+    let _ = std::fs::remove_dir_all(&p);
+    std::fs::create_dir_all(&p).unwrap();
+    p
+}
+
 /// The vidur-search binary built for these tests.
 pub fn bin() -> std::process::Command {
     std::process::Command::new(env!("CARGO_BIN_EXE_vidur-search"))

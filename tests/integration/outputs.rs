@@ -15,12 +15,7 @@ use vidur_search::workload::RequestSource;
 use crate::common::bin;
 
 fn tmp(name: &str) -> PathBuf {
-    let p = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join("outputs")
-        .join(name);
-    let _ = std::fs::remove_dir_all(&p);
-    std::fs::create_dir_all(&p).unwrap();
-    p
+    crate::common::fresh_dir("outputs", name)
 }
 
 fn ok(out: Output) -> String {

@@ -11,12 +11,7 @@ use vidur_search::search::SearchSpace;
 use crate::common::bin;
 
 fn tmp(name: &str) -> PathBuf {
-    let p = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join("search")
-        .join(name);
-    let _ = std::fs::remove_dir_all(&p);
-    std::fs::create_dir_all(&p).unwrap();
-    p
+    crate::common::fresh_dir("search", name)
 }
 
 /// 12 points (2 GPUs × TP {1, 2} × vllm / sarathi-512 / sarathi-2048), 300 requests each.
