@@ -10,7 +10,10 @@ use super::ConfigError;
 use crate::catalog::{DeviceSpec, ModelSpec, NodeSpec};
 use crate::compat::Compat;
 use crate::predictor::VidurTablesOptions;
-use crate::sim::{MetricsOptions, RouterKind, SchedulerConfig, SchedulerKind, SimConfig};
+use crate::sim::{
+    LightllmConfig, MetricsOptions, ReservationConfig, RouterKind, SarathiConfig, SchedulerConfig,
+    SchedulerKind, SimConfig, VllmConfig,
+};
 use crate::workload::{
     IntervalConfig, LengthConfig, SyntheticConfig, TraceReplayConfig, WorkloadConfig,
 };
@@ -214,25 +217,55 @@ pub fn load(path: &Path, trace: Option<&Path>) -> Result<VidurRun, ConfigError> 
             ))
         }
     };
-    let mut scheduler = SchedulerConfig::new(kind);
-    scheduler.batch_size_cap = rd.u32(sc, "batch_size_cap")?;
-    scheduler.block_size = rd.u32(sc, "block_size")?;
-    scheduler.watermark_blocks_fraction = rd.f64(sc, "watermark_blocks_fraction")?;
-    scheduler.num_blocks = match rd.get(sc, "num_blocks")? {
+    let batch_size_cap = rd.u32(sc, "batch_size_cap")?;
+    let block_size = rd.u32(sc, "block_size")?;
+    let num_blocks = match rd.get(sc, "num_blocks")? {
         Value::Null => None,
         _ => Some(rd.u32(sc, "num_blocks")? as u64),
     };
-    match kind {
-        SchedulerKind::Sarathi => scheduler.chunk_size = Some(rd.u32(sc, "chunk_size")?),
-        SchedulerKind::Vllm => {
-            scheduler.max_tokens_in_batch = Some(rd.u32(sc, "max_tokens_in_batch")?)
-        }
+    let scheduler = match kind {
+        SchedulerKind::Vllm => SchedulerConfig::Vllm(VllmConfig {
+            batch_size_cap,
+            block_size,
+            watermark_blocks_fraction: rd.f64(sc, "watermark_blocks_fraction")?,
+            num_blocks,
+            max_tokens_in_batch: rd.u32(sc, "max_tokens_in_batch")?,
+        }),
+        SchedulerKind::Sarathi => SchedulerConfig::Sarathi(SarathiConfig {
+            batch_size_cap,
+            block_size,
+            watermark_blocks_fraction: rd.f64(sc, "watermark_blocks_fraction")?,
+            num_blocks,
+            chunk_size: rd.u32(sc, "chunk_size")?,
+        }),
         SchedulerKind::Lightllm => {
-            scheduler.max_tokens_in_batch = Some(rd.u32(sc, "max_tokens_in_batch")?);
-            scheduler.max_waiting_iters = Some(rd.u32(sc, "max_waiting_iters")?);
+            // LightLLM's KV is token-level: any other block size is a different scheduler.
+            if block_size != 1 {
+                return Err(ConfigError::invalid(
+                    path,
+                    format!("field 'cluster_config.replica_scheduler_config.block_size': lightllm keeps token-level KV, so block_size must be 1, got {block_size}"),
+                ));
+            }
+            SchedulerConfig::Lightllm(LightllmConfig {
+                batch_size_cap,
+                num_blocks,
+                max_tokens_in_batch: rd.u32(sc, "max_tokens_in_batch")?,
+                max_waiting_iters: rd.u32(sc, "max_waiting_iters")?,
+            })
         }
-        _ => {}
-    }
+        SchedulerKind::Orca | SchedulerKind::FasterTransformer => {
+            let c = ReservationConfig {
+                batch_size_cap,
+                block_size,
+                num_blocks,
+            };
+            if kind == SchedulerKind::Orca {
+                SchedulerConfig::Orca(c)
+            } else {
+                SchedulerConfig::FasterTransformer(c)
+            }
+        }
+    };
 
     let router = match rd.str(&root, "cluster_config.global_scheduler_config.name")? {
         "round_robin" => RouterKind::RoundRobin,

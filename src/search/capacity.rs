@@ -153,8 +153,8 @@ fn stage_s(sim: &SimConfig, predictor: &dyn ExecutionTimePredictor, batch: &[Bat
 
 /// The largest batch of a replica: its cap, or what `kv_blocks` hold at `tokens_per_request`.
 fn full_batch(sim: &SimConfig, kv_blocks: u64, tokens_per_request: f64) -> usize {
-    let kv_tokens = kv_blocks as f64 * sim.scheduler.block_size as f64;
-    (sim.scheduler.batch_size_cap as f64)
+    let kv_tokens = kv_blocks as f64 * sim.scheduler.block_size() as f64;
+    (sim.scheduler.batch_size_cap() as f64)
         .min(kv_tokens / tokens_per_request.max(1.0))
         .max(1.0)
         .floor() as usize

@@ -229,9 +229,25 @@ pub fn expand(space: &SearchSpace, base_dir: &Path) -> Result<Expansion, SearchE
                                     // The cap is per micro-batch, as in Vidur's explorer: a
                                     // replica runs up to `cap · pp` requests over its stages.
                                     // Saturating: a cap past u32 is no cap at all.
-                                    sched.batch_size_cap = v.cap.saturating_mul(pp);
-                                    sched.chunk_size = v.chunk;
-                                    sched.max_tokens_in_batch = v.max_tokens_in_batch;
+                                    sched.set_batch_size_cap(v.cap.saturating_mul(pp));
+                                    match &mut sched {
+                                        SchedulerConfig::Sarathi(c) => {
+                                            if let Some(chunk) = v.chunk {
+                                                c.chunk_size = chunk;
+                                            }
+                                        }
+                                        SchedulerConfig::Vllm(c) => {
+                                            if let Some(b) = v.max_tokens_in_batch {
+                                                c.max_tokens_in_batch = b;
+                                            }
+                                        }
+                                        SchedulerConfig::Lightllm(c) => {
+                                            if let Some(b) = v.max_tokens_in_batch {
+                                                c.max_tokens_in_batch = b;
+                                            }
+                                        }
+                                        _ => {}
+                                    }
                                     let sim = SimConfig {
                                         model: model.clone(),
                                         device: device.clone(),

@@ -23,7 +23,7 @@ pub use runner::{run, ProgressEvent, ProgressFn, RunOptions};
 pub use space::{LoadedSpace, SearchSpace};
 
 /// Bumped whenever a change alters simulation results, so cached points are recomputed.
-pub const ENGINE_VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "+search.4");
+pub const ENGINE_VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "+search.5");
 
 /// Why a search could not run.
 #[derive(Debug, thiserror::Error)]

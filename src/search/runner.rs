@@ -113,7 +113,7 @@ fn predictor_key(p: &Point) -> String {
         s.node.name,
         s.tensor_parallel_size,
         s.num_pipeline_stages,
-        s.scheduler.block_size
+        s.scheduler.block_size()
     )
 }
 

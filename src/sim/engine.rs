@@ -129,7 +129,7 @@ fn run_source<S: RequestSource + ?Sized, O: SimObserver + ?Sized>(
     let replicas = (0..cfg.num_replicas)
         .map(|id| Replica {
             base: ReplicaBase::new(id, &cfg.scheduler, plan, cfg.max_tokens, stages, cfg.compat),
-            sched: schedulers::build(cfg.scheduler.kind),
+            sched: schedulers::build(&cfg.scheduler),
             stages: (0..stages).map(|_| Stage::default()).collect(),
         })
         .collect();

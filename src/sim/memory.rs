@@ -81,9 +81,9 @@ pub fn plan(
     } else {
         max_batch_size
     };
-    let max_blocks_per_sequence = (max_tokens / sched.block_size) as u64;
+    let max_blocks_per_sequence = (max_tokens / sched.block_size()) as u64;
     let num_blocks = sched
-        .num_blocks
+        .num_blocks()
         .unwrap_or(max_blocks_per_sequence.saturating_mul(slots));
     Ok(MemoryPlan {
         max_batch_size,

@@ -16,7 +16,10 @@ pub mod schedulers;
 
 use serde::{Deserialize, Serialize};
 
-pub use config::{MetricsOptions, RouterKind, SchedulerConfig, SchedulerKind};
+pub use config::{
+    LightllmConfig, MetricsOptions, ReservationConfig, RouterKind, SarathiConfig, SchedulerConfig,
+    SchedulerKind, VllmConfig,
+};
 pub use engine::{simulate, simulate_source};
 pub use observer::SimObserver;
 
@@ -97,10 +100,11 @@ impl SimConfig {
         if self.max_tokens == 0 {
             return bad("max_tokens must be at least 1".into());
         }
-        if self.max_tokens < self.scheduler.block_size {
+        if self.max_tokens < self.scheduler.block_size() {
             return bad(format!(
                 "max_tokens ({}) must be at least scheduler.block_size ({})",
-                self.max_tokens, self.scheduler.block_size
+                self.max_tokens,
+                self.scheduler.block_size()
             ));
         }
         if let Some(t) = self.time_limit_s {

@@ -30,14 +30,14 @@ fn config(
     router: RouterKind,
 ) -> SimConfig {
     let mut sched = SchedulerConfig::new(kind);
-    sched.batch_size_cap = 16;
+    sched.set_batch_size_cap(16);
     let max_tokens = 512;
-    let per_seq = (max_tokens / sched.block_size) as u64;
+    let per_seq = (max_tokens / sched.block_size()) as u64;
     // Room for `blocks_in_requests` full-length requests plus the watermark: tight enough to
     // force preemption, never too small for one request.
-    sched.num_blocks = Some(per_seq * blocks_in_requests + per_seq / 10 + 2);
-    if kind == SchedulerKind::Sarathi {
-        sched.chunk_size = Some(128);
+    sched.set_num_blocks(Some(per_seq * blocks_in_requests + per_seq / 10 + 2));
+    if let SchedulerConfig::Sarathi(c) = &mut sched {
+        c.chunk_size = 128;
     }
     let pp = if kind == SchedulerKind::Lightllm {
         1

@@ -3,6 +3,7 @@
 
 use vidur_search::catalog::{DeviceSpec, ModelSpec, NodeSpec};
 use vidur_search::compat::Compat;
+use vidur_search::config::vidur_json;
 use vidur_search::predictor::{ExecutionTimePredictor, VidurTablesOptions, VidurTablesPredictor};
 use vidur_search::sim::{
     simulate, MetricsOptions, RouterKind, SchedulerConfig, SchedulerKind, SimConfig,
@@ -13,7 +14,7 @@ use crate::common::{shared, LinearPredictor};
 
 fn cfg(kind: SchedulerKind, tp: u32, pp: u32, cap: u32) -> SimConfig {
     let mut scheduler = SchedulerConfig::new(kind);
-    scheduler.batch_size_cap = cap;
+    scheduler.set_batch_size_cap(cap);
     SimConfig {
         model: ModelSpec::builtin("meta-llama/Llama-2-7b-hf").unwrap(),
         device: DeviceSpec::builtin("a100").unwrap(),
@@ -134,4 +135,33 @@ fn out_of_range_lookup_names_op_and_key() {
         err.contains("num_tokens=5000") || err.contains("attn_prefill"),
         "{err}"
     );
+}
+
+/// LightLLM keeps token-level KV: a Vidur dump giving it another block size is refused with the
+/// field named, and the shipped block size 1 loads.
+#[test]
+fn vidur_lightllm_block_size_must_be_one() {
+    let case = shared().join("conformance/cases/lightllm_heavy");
+    let text = std::fs::read_to_string(case.join("config.json")).unwrap();
+    let dir = std::env::temp_dir().join(format!("vidur-search-lightllm-bs-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("config.json");
+    assert!(text.contains("\"block_size\": 1,"));
+    std::fs::write(
+        &bad,
+        text.replace("\"block_size\": 1,", "\"block_size\": 16,"),
+    )
+    .unwrap();
+    let trace = case.join("trace.csv");
+    let err = vidur_json::load(&bad, Some(&trace))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("replica_scheduler_config.block_size") && err.contains("must be 1"),
+        "{err}"
+    );
+    let ok = vidur_json::load(&case.join("config.json"), Some(&trace)).unwrap();
+    assert_eq!(ok.sim.scheduler.kind(), SchedulerKind::Lightllm);
+    assert_eq!(ok.sim.scheduler.block_size(), 1);
+    std::fs::remove_dir_all(&dir).unwrap();
 }

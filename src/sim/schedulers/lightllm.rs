@@ -10,12 +10,29 @@ use crate::sim::request::{ReqId, Request};
 use crate::sim::SimError;
 
 /// LightLLM scheduler state.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct LightLlm {
     running: VecDeque<ReqId>,
     waiting_iters: u32,
     /// (run_len, left_len) of running requests plus admission candidates.
     cache_len: Vec<(u64, u64)>,
+    /// Token cap per prefill batch (`max_tokens_in_batch`).
+    max_tokens_in_batch: u32,
+    /// Decode iterations before a prefill is forced (`max_waiting_iters`).
+    max_waiting_iters: u32,
+}
+
+impl LightLlm {
+    /// A scheduler with the given knobs.
+    pub fn new(max_tokens_in_batch: u32, max_waiting_iters: u32) -> Self {
+        LightLlm {
+            running: VecDeque::new(),
+            waiting_iters: 0,
+            cache_len: Vec::new(),
+            max_tokens_in_batch,
+            max_waiting_iters,
+        }
+    }
 }
 
 fn tuple_tokens(req: &Request) -> (u64, u64) {
@@ -62,8 +79,8 @@ impl LightLlm {
         let mut tokens = 0u64;
         while let Some(&head) = base.request_queue.front() {
             let next = next_num_tokens(&reqs[head as usize]);
-            if tokens + next as u64 > base.cfg.max_tokens_in_batch() as u64
-                || base.blocks.map_len == base.cfg.batch_size_cap
+            if tokens + next as u64 > self.max_tokens_in_batch as u64
+                || base.blocks.map_len == base.cfg.batch_size_cap()
                 || batch.requests.len() == base.max_micro_batch_size as usize
                 || !self.can_allocate(base, &reqs[head as usize])
             {
@@ -109,7 +126,7 @@ impl ReplicaScheduler for LightLlm {
             }
             return Ok(formed);
         }
-        if self.waiting_iters >= base.cfg.max_waiting_iters() {
+        if self.waiting_iters >= self.max_waiting_iters {
             self.waiting_iters = 0;
             if self.prefill_batch(base, reqs, batch)? {
                 return Ok(true);

@@ -13,7 +13,7 @@ mod vllm;
 use std::collections::VecDeque;
 
 use super::batch::Batch;
-use super::config::{SchedulerConfig, SchedulerKind};
+use super::config::SchedulerConfig;
 use super::memory::{BlockManager, MemoryPlan};
 use super::request::{ReqId, Request};
 use super::SimError;
@@ -63,10 +63,10 @@ impl ReplicaBase {
             compat,
             num_stages,
             blocks: BlockManager::new(num_blocks),
-            max_blocks_per_sequence: (max_tokens / cfg.block_size) as u64,
-            max_batch_size: plan.max_batch_size.min(cfg.batch_size_cap as u64) as u32,
-            max_micro_batch_size: cfg.batch_size_cap / num_stages,
-            watermark_blocks: (cfg.watermark_blocks_fraction * num_blocks as f64) as u64,
+            max_blocks_per_sequence: (max_tokens / cfg.block_size()) as u64,
+            max_batch_size: plan.max_batch_size.min(cfg.batch_size_cap() as u64) as u32,
+            max_micro_batch_size: cfg.batch_size_cap() / num_stages,
+            watermark_blocks: (cfg.watermark_blocks_fraction() * num_blocks as f64) as u64,
             request_queue: VecDeque::new(),
             num_running_batches: 0,
         }
@@ -75,7 +75,7 @@ impl ReplicaBase {
     /// Blocks for a whole prompt.
     #[inline]
     fn prompt_blocks(&self, req: &Request) -> u64 {
-        req.num_prefill_tokens.div_ceil(self.cfg.block_size) as u64
+        req.num_prefill_tokens.div_ceil(self.cfg.block_size()) as u64
     }
 
     /// vLLM/Sarathi admission test. New: `free − prompt blocks ≥ watermark`. Running: Vidur
@@ -94,7 +94,7 @@ impl ReplicaBase {
     }
 
     fn paged_blocks_needed(&self, req: &Request) -> u64 {
-        let reserved = req.blocks as u64 * self.cfg.block_size as u64;
+        let reserved = req.blocks as u64 * self.cfg.block_size() as u64;
         (req.num_processed_tokens as u64)
             .saturating_sub(reserved)
             .min(1)
@@ -107,7 +107,7 @@ impl ReplicaBase {
             let n = self.prompt_blocks(req);
             return self.blocks.allocate(req, n);
         }
-        let reserved = req.blocks as u64 * self.cfg.block_size as u64;
+        let reserved = req.blocks as u64 * self.cfg.block_size() as u64;
         let need = (req.num_processed_tokens as u64).saturating_sub(reserved);
         if need > 1 {
             return Err(SimError::Invariant(format!(
@@ -231,13 +231,16 @@ pub(crate) fn sort_by_arrival(list: &mut VecDeque<ReqId>, reqs: &[Request]) {
 }
 
 /// Build the scheduler for a config.
-pub fn build(kind: SchedulerKind) -> Box<dyn ReplicaScheduler> {
-    match kind {
-        SchedulerKind::Vllm => Box::new(vllm::Vllm::default()),
-        SchedulerKind::Sarathi => Box::new(sarathi::Sarathi::default()),
-        SchedulerKind::Orca => Box::new(orca::Orca::default()),
-        SchedulerKind::Lightllm => Box::new(lightllm::LightLlm::default()),
-        SchedulerKind::FasterTransformer => {
+pub fn build(cfg: &SchedulerConfig) -> Box<dyn ReplicaScheduler> {
+    match cfg {
+        SchedulerConfig::Vllm(c) => Box::new(vllm::Vllm::new(c.max_tokens_in_batch)),
+        SchedulerConfig::Sarathi(c) => Box::new(sarathi::Sarathi::new(c.chunk_size)),
+        SchedulerConfig::Orca(_) => Box::new(orca::Orca::default()),
+        SchedulerConfig::Lightllm(c) => Box::new(lightllm::LightLlm::new(
+            c.max_tokens_in_batch,
+            c.max_waiting_iters,
+        )),
+        SchedulerConfig::FasterTransformer(_) => {
             Box::new(faster_transformer::FasterTransformer::default())
         }
     }

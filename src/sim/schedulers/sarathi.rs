@@ -12,13 +12,27 @@ use crate::sim::request::{ReqId, Request};
 use crate::sim::SimError;
 
 /// Sarathi scheduler state.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Sarathi {
     /// Running requests between iterations (Vidur's `preempted_requests`).
     running: VecDeque<ReqId>,
     /// Scratch lists reused across iterations.
     running_prefills: Vec<ReqId>,
     skipped: Vec<ReqId>,
+    /// Prefill tokens per batch (`chunk_size`).
+    chunk_size: u32,
+}
+
+impl Sarathi {
+    /// A scheduler with the given chunk size.
+    pub fn new(chunk_size: u32) -> Self {
+        Sarathi {
+            running: VecDeque::new(),
+            running_prefills: Vec::new(),
+            skipped: Vec::new(),
+            chunk_size,
+        }
+    }
 }
 
 /// Next chunk: 1 for a decode, else what is left of the prompt within the chunk budget.
@@ -40,7 +54,7 @@ impl ReplicaScheduler for Sarathi {
         reqs: &mut [Request],
         batch: &mut Batch,
     ) -> Result<bool, SimError> {
-        let chunk = base.cfg.chunk_size();
+        let chunk = self.chunk_size;
         let micro = base.max_micro_batch_size as usize;
         let mut batch_tokens = 0u32;
         self.running_prefills.clear();
@@ -84,7 +98,7 @@ impl ReplicaScheduler for Sarathi {
         sort_by_arrival(&mut self.running, reqs);
 
         while let Some(&head) = base.request_queue.front() {
-            if base.blocks.map_len == base.cfg.batch_size_cap
+            if base.blocks.map_len == base.cfg.batch_size_cap()
                 || batch.requests.len() == micro
                 || !base.paged_can_allocate(&reqs[head as usize])
             {

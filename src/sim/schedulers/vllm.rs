@@ -12,10 +12,22 @@ use crate::sim::request::{ReqId, Request};
 use crate::sim::SimError;
 
 /// vLLM scheduler state.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Vllm {
     /// Running requests between iterations (Vidur's `preempted_requests`).
     running: VecDeque<ReqId>,
+    /// Token cap per batch (`max_tokens_in_batch`).
+    max_tokens_in_batch: u32,
+}
+
+impl Vllm {
+    /// A scheduler with the given batch token cap.
+    pub fn new(max_tokens_in_batch: u32) -> Self {
+        Vllm {
+            running: VecDeque::new(),
+            max_tokens_in_batch,
+        }
+    }
 }
 
 impl ReplicaScheduler for Vllm {
@@ -25,7 +37,7 @@ impl ReplicaScheduler for Vllm {
         reqs: &mut [Request],
         batch: &mut Batch,
     ) -> Result<bool, SimError> {
-        let cap = base.cfg.max_tokens_in_batch() as u64;
+        let cap = self.max_tokens_in_batch as u64;
         let mut max_len = 0u64;
         let mut sum = 0u64;
         while let Some(&head) = base.request_queue.front() {
@@ -42,7 +54,7 @@ impl ReplicaScheduler for Vllm {
                 sum + next as u64 > cap
             };
             if over
-                || base.blocks.map_len == base.cfg.batch_size_cap
+                || base.blocks.map_len == base.cfg.batch_size_cap()
                 || batch.requests.len() == base.max_micro_batch_size as usize
             {
                 break;
