@@ -274,6 +274,10 @@ pub struct Recorder {
     tbt: MetricValues,
     batch: [MetricValues; 5],
     memory: Vec<SeriesAverageMeter>,
+    /// Per replica slot: every `(t, KV-cache use %)` put into `memory`, for plots.
+    memory_series: Vec<Vec<(f64, f64)>>,
+    /// End time of each batch, parallel to `batch`'s values (for plots over time).
+    batch_end_times: Vec<f64>,
     busy: Vec<SeriesAverageMeter>,
     mfu: Vec<SeriesAverageMeter>,
     chrome: Option<ChromeTrace>,
@@ -371,6 +375,8 @@ impl Recorder {
             decode_series: Vec::new(),
             tbt: MetricValues::default(),
             batch: Default::default(),
+            memory_series: vec![Vec::new(); n_rep],
+            batch_end_times: Vec::new(),
             memory,
             busy,
             mfu,
@@ -411,6 +417,8 @@ impl Recorder {
             tbt,
             batch,
             mut memory,
+            memory_series,
+            batch_end_times,
             mut busy,
             mut mfu,
             chrome,
@@ -462,6 +470,8 @@ impl Recorder {
             tbt,
             batch,
             memory,
+            memory_series,
+            batch_end_times,
             busy,
             mfu,
             chrome,
@@ -497,6 +507,7 @@ impl SimObserver for Recorder {
     fn on_replica_schedule(&mut self, t: f64, replica: u32, memory_usage_percent: f64) {
         let s = self.replica_slot(replica);
         self.memory[s].put(t, memory_usage_percent);
+        self.memory_series[s].push((t, memory_usage_percent));
     }
 
     fn on_stage_schedule(
@@ -540,6 +551,7 @@ impl SimObserver for Recorder {
         }
         let s = self.replica_slot(replica);
         self.memory[s].put(t, memory_usage_percent);
+        self.memory_series[s].push((t, memory_usage_percent));
         let mut decoded = 0;
         for &id in &batch.requests {
             if !self.measured(id) {
@@ -564,6 +576,7 @@ impl SimObserver for Recorder {
         prefill.push(batch.num_prefill_tokens as f64);
         decode.push(batch.num_decode_tokens() as f64);
         size.push(batch.size() as f64);
+        self.batch_end_times.push(t);
     }
 }
 
@@ -584,6 +597,10 @@ pub struct SimMetrics {
     tbt: MetricValues,
     batch: [MetricValues; 5],
     memory: Vec<SeriesAverageMeter>,
+    /// Per replica slot: every `(t, KV-cache use %)` put into `memory`, for plots.
+    memory_series: Vec<Vec<(f64, f64)>>,
+    /// End time of each batch, parallel to `batch`'s values (for plots over time).
+    batch_end_times: Vec<f64>,
     busy: Vec<SeriesAverageMeter>,
     mfu: Vec<SeriesAverageMeter>,
     chrome: Option<ChromeTrace>,
@@ -657,6 +674,16 @@ impl SimMetrics {
     /// `(t, n)`: n decode tokens completed at t, one entry per batch end with decodes.
     pub fn decode_completions(&self) -> &[(f64, u32)] {
         &self.decode_series
+    }
+
+    /// End time of each batch, in the order of [`Self::batch_metric`]'s values.
+    pub fn batch_end_times(&self) -> &[f64] {
+        &self.batch_end_times
+    }
+
+    /// `(t, KV-cache use %)` of replica id `replica` at each scheduling step and batch end.
+    pub fn memory_series(&self, replica: u32) -> &[(f64, f64)] {
+        &self.memory_series[slot(self.setup.compat, replica, self.setup.num_replicas)]
     }
 
     /// Memory meter of replica id `replica`.

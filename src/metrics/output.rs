@@ -1,6 +1,7 @@
 //! Output files in Vidur's formats (vidur-behavior.md §9.1–9.6): `request_metrics.csv`, the
 //! `plots/` CDF, sketch, time-series and utilization files, `chrome_trace.json`, plus our
-//! `summary.json`.
+//! `summary.json`. Callers may add rendered files (the simulate report's `report.html` and
+//! `plots/*.png`/`*.svg`) as bytes: this layer writes them with the rest but never renders.
 //!
 //! Numbers are printed the way pandas / `json.dumps` print them ([`super::pyfmt`]), so files
 //! can be diffed against Vidur's.
@@ -71,16 +72,37 @@ fn write_file(
 }
 
 /// What a simulate output folder holds; a folder with anything else is not replaced.
-const OWNED_ENTRIES: [&str; 4] = [
+const OWNED_ENTRIES: [&str; 5] = [
     "summary.json",
     "request_metrics.csv",
     "chrome_trace.json",
+    "report.html",
     "plots",
 ];
 
+/// File extensions allowed in `plots/`: the CSV/JSON data and the rendered pictures.
+const PLOT_EXTENSIONS: [&str; 4] = [".csv", ".json", ".png", ".svg"];
+
+/// Whether `rel` (a `/`-separated path inside the output folder) is a file a simulate output
+/// may hold besides the data: `report.html` or `plots/<name>.png|.svg` with a plain name.
+fn is_extra_name(rel: &str) -> bool {
+    if rel == "report.html" {
+        return true;
+    }
+    let Some(name) = rel.strip_prefix("plots/") else {
+        return false;
+    };
+    (name.ends_with(".png") || name.ends_with(".svg"))
+        && name.len() > 4
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+        && !name.starts_with('.')
+}
+
 /// The absolute output folder for `dir` (symlinks resolved, parent created), after checking it
 /// is missing, empty, or an earlier output: `summary.json` present, only `OWNED_ENTRIES` at
-/// the top, and only `.csv`/`.json` files in `plots/`.
+/// the top, and only `PLOT_EXTENSIONS` files in `plots/`.
 fn output_target(dir: &Path) -> Result<PathBuf, MetricsError> {
     let refuse = |reason: String| MetricsError::Refused {
         path: dir.to_path_buf(),
@@ -129,7 +151,8 @@ fn output_target(dir: &Path) -> Result<PathBuf, MetricsError> {
     let foreign = |what: &str| {
         refuse(format!(
             "it holds {what}, which is not part of a simulate output (that is only summary.json, \
-             request_metrics.csv, chrome_trace.json and plots/); choose a new or empty folder"
+             request_metrics.csv, chrome_trace.json, report.html and plots/); choose a new or \
+             empty folder"
         ))
     };
     if !top.iter().any(|(n, d)| n == "summary.json" && !d) {
@@ -146,7 +169,7 @@ fn output_target(dir: &Path) -> Result<PathBuf, MetricsError> {
     }
     if top.iter().any(|(n, _)| n == "plots") {
         for (name, is_dir) in entries(&target.join("plots"))? {
-            if is_dir || !(name.ends_with(".csv") || name.ends_with(".json")) {
+            if is_dir || !PLOT_EXTENSIONS.iter().any(|x| name.ends_with(x)) {
                 return Err(foreign(&format!("plots/{name}")));
             }
         }
@@ -189,6 +212,25 @@ impl SimMetrics {
         dir: &Path,
         run_info: &serde_json::Value,
     ) -> Result<(), MetricsError> {
+        self.write_outputs_extra(dir, run_info, &[])
+    }
+
+    /// [`Self::write_outputs_with`], also writing each `(relative path, bytes)` of `extra`
+    /// into the same staging folder, so it appears together with the data files or not at all.
+    /// Only `report.html` and `plots/<name>.png` / `plots/<name>.svg` are accepted (what the
+    /// folder check lets a later run replace); any other name is refused before writing.
+    pub fn write_outputs_extra(
+        &self,
+        dir: &Path,
+        run_info: &serde_json::Value,
+        extra: &[(String, Vec<u8>)],
+    ) -> Result<(), MetricsError> {
+        if let Some((bad, _)) = extra.iter().find(|(n, _)| !is_extra_name(n)) {
+            return Err(MetricsError::Refused {
+                path: dir.join(bad),
+                reason: "an added output file must be report.html or plots/<name>.png|.svg".into(),
+            });
+        }
         let target = output_target(dir)?;
         crate::outdir::clean_stale_siblings(&target);
         let staging = crate::outdir::sibling(&target, "tmp", std::process::id());
@@ -197,6 +239,13 @@ impl SimMetrics {
         }
         let written = self
             .write_files(&staging, run_info)
+            .and_then(|()| {
+                for (rel, bytes) in extra {
+                    let path = staging.join(rel);
+                    write_file(&path, |w| w.write_all(bytes))?;
+                }
+                Ok(())
+            })
             .and_then(|()| crate::outdir::replace_dir(&staging, &target).map_err(io_err(&target)));
         if written.is_err() {
             let _ = std::fs::remove_dir_all(&staging);
@@ -425,6 +474,24 @@ impl SimMetrics {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn extra_names_are_limited_to_report_and_pictures() {
+        for ok in ["report.html", "plots/ttft_cdf.png", "plots/busy-time.svg"] {
+            assert!(is_extra_name(ok), "{ok}");
+        }
+        for bad in [
+            "summary.json",
+            "plots/x.csv",
+            "plots/../x.png",
+            "plots/a/b.png",
+            "plots/.png",
+            "other.png",
+            "plots/.hidden.png",
+        ] {
+            assert!(!is_extra_name(bad), "{bad}");
+        }
+    }
 
     #[test]
     fn cdf_column_matches_vidur() {

@@ -56,7 +56,8 @@ document.querySelectorAll('table.sortable th').forEach(function (th) {
 });
 "#;
 
-fn dl(items: &[(&str, String)]) -> String {
+/// Definition list of `(term, value)`, both escaped.
+pub(super) fn dl(items: &[(&str, String)]) -> String {
     let mut s = String::from("<dl class=\"meta\">\n");
     for (k, v) in items {
         s.push_str(&format!("<dt>{}</dt><dd>{}</dd>\n", esc(k), esc(v)));
@@ -176,18 +177,7 @@ fn plots_section(plots: &[PlotFile]) -> String {
     if plots.is_empty() {
         s.push_str("<p>The space sets no SLOs, so there is no latency to plot.</p>\n");
     }
-    let b64 = base64::engine::general_purpose::STANDARD;
-    let figure = |p: &PlotFile| {
-        format!(
-            "<figure><img src=\"data:image/png;base64,{}\" alt=\"{}\" width=\"1000\" height=\"700\">\
-             <figcaption>{} · <a href=\"{}.svg\">SVG</a> · <a href=\"{}.png\">PNG</a></figcaption></figure>\n",
-            b64.encode(&p.png),
-            esc(&p.title),
-            esc(&p.title),
-            esc(&p.stem),
-            esc(&p.stem)
-        )
-    };
+    let figure = |p: &PlotFile| figure(&p.png, &p.title, &p.stem);
     for p in plots.iter().filter(|p| !p.per_combo) {
         s.push_str(&figure(p));
     }
@@ -204,6 +194,21 @@ fn plots_section(plots: &[PlotFile]) -> String {
         s.push_str("</details>\n");
     }
     s
+}
+
+/// A plot inlined as a base64 PNG, captioned with `title` and links to `<href_stem>.svg` and
+/// `.png` (relative to the page).
+pub(super) fn figure(png: &[u8], title: &str, href_stem: &str) -> String {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    format!(
+        "<figure><img src=\"data:image/png;base64,{}\" alt=\"{}\" width=\"1000\" height=\"700\">\
+         <figcaption>{} · <a href=\"{}.svg\">SVG</a> · <a href=\"{}.png\">PNG</a></figcaption></figure>\n",
+        b64.encode(png),
+        esc(title),
+        esc(title),
+        esc(href_stem),
+        esc(href_stem)
+    )
 }
 
 fn best_section(o: &SearchOutcome, opts: &ReportOptions) -> String {
@@ -386,20 +391,7 @@ pub(crate) fn render(
     ins: &Insights,
 ) -> String {
     let title = format!("vidur-search: {}", o.meta.name);
-    let mut s = format!(
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <title>{}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<h1>{}</h1>\n",
-        esc(&title),
-        esc(&title)
-    );
-    s.push_str(
-        "<nav><a href=\"#summary\">Summary</a><a href=\"#plots\">Plots</a>\
-         <a href=\"#best\">Best configs</a><a href=\"#unranked\">Not ranked</a>\
-         <a href=\"#insights\">Insights</a>\
-         <a href=\"#results\">All results</a><a href=\"#dropped\">Dropped</a>\
-         <a href=\"#space\">Space</a><a href=\"#meta\">Metadata</a></nav>\n",
-    );
+    let mut s = String::new();
     s.push_str(&summary_section(o));
     s.push_str(&plots_section(plots));
     s.push_str(&best_section(o, opts));
@@ -408,6 +400,38 @@ pub(crate) fn render(
     s.push_str(&results_section(o));
     s.push_str(&dropped_section(o));
     s.push_str(&meta_section(o));
+    page(
+        &title,
+        &[
+            ("summary", "Summary"),
+            ("plots", "Plots"),
+            ("best", "Best configs"),
+            ("unranked", "Not ranked"),
+            ("insights", "Insights"),
+            ("results", "All results"),
+            ("dropped", "Dropped"),
+            ("space", "Space"),
+            ("meta", "Metadata"),
+        ],
+        &s,
+    )
+}
+
+/// A whole self-contained page: `title` as the heading, a navigation bar of `(anchor, text)`
+/// links, then `body` (already HTML), with the shared inline CSS and table-sorting script.
+pub(super) fn page(title: &str, nav: &[(&str, &str)], body: &str) -> String {
+    let mut s = format!(
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <title>{}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<h1>{}</h1>\n<nav>",
+        esc(title),
+        esc(title)
+    );
+    for (anchor, text) in nav {
+        s.push_str(&format!("<a href=\"#{}\">{}</a>", esc(anchor), esc(text)));
+    }
+    s.push_str("</nav>\n");
+    s.push_str(body);
     s.push_str(&format!("<script>{SCRIPT}</script>\n</body>\n</html>\n"));
     s
 }

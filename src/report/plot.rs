@@ -23,14 +23,14 @@ use super::glyphs::GlyphFix;
 use super::summary;
 use crate::search::{PointResult, SearchOutcome, Slo};
 
-const W: u32 = 1000;
-const H: u32 = 700;
+pub(super) const W: u32 = 1000;
+pub(super) const H: u32 = 700;
 /// Pixels above the chart for the title and subtitle.
 const HEADER_H: u32 = 72;
 /// Width of the chart part; the rest on the right is the legend panel, so the legend can never
 /// sit on top of data.
-const CHART_W: u32 = 775;
-const FONT: &str = "sans-serif";
+pub(super) const CHART_W: u32 = 775;
+pub(super) const FONT: &str = "sans-serif";
 
 /// One rendered plot.
 pub(crate) struct PlotFile {
@@ -46,7 +46,7 @@ pub(crate) struct PlotFile {
 
 /// Registers the embedded DejaVu Sans as "sans-serif" (regular and bold). plotters keeps fonts
 /// in a process-global table, so this runs once; the outcome is cached for later callers.
-fn ensure_font() -> Result<(), PlotError> {
+pub(super) fn ensure_font() -> Result<(), PlotError> {
     // The face that failed, cached: the error itself is not Clone.
     static DONE: OnceLock<Result<(), &'static str>> = OnceLock::new();
     DONE.get_or_init(|| {
@@ -68,6 +68,9 @@ pub enum PlotError {
     /// Encoding the PNG failed.
     #[error(transparent)]
     Png(#[from] png::EncodingError),
+    /// A chart was given nothing (finite) to draw; says which chart and what was missing.
+    #[error("nothing to plot: {0}")]
+    NoData(String),
 }
 
 /// A plot that failed, by its file stem.
@@ -82,7 +85,7 @@ pub(crate) struct PlotFailed {
 }
 
 /// Colourblind-friendly Tableau colours without red, which is kept for the SLO bound.
-const PALETTE: [RGBColor; 9] = [
+pub(super) const PALETTE: [RGBColor; 9] = [
     RGBColor(31, 119, 180),
     RGBColor(255, 127, 14),
     RGBColor(44, 160, 44),
@@ -358,7 +361,7 @@ fn throughput_plots(o: &SearchOutcome) -> Result<Vec<PlotFile>, PlotFailed> {
 }
 
 /// White page, title and subtitle; returns the area below the header.
-fn draw_header<DB: DrawingBackend>(
+pub(super) fn draw_header<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     title: &str,
     subtitle: &str,
@@ -377,10 +380,10 @@ fn draw_header<DB: DrawingBackend>(
     Ok(root.split_vertically(HEADER_H).1)
 }
 
-type Chart<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+pub(super) type Chart<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
 
 /// The plot area inside `area`, with the margins and label room every plot uses.
-fn build_chart<DB: DrawingBackend>(
+pub(super) fn build_chart<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     x: Range<f64>,
     y: Range<f64>,
@@ -397,7 +400,7 @@ fn build_chart<DB: DrawingBackend>(
 }
 
 /// Axis titles, tick labels and grid as every plot draws them; the caller may adjust, then draws.
-fn styled_mesh<'a, 'b, DB: DrawingBackend>(
+pub(super) fn styled_mesh<'a, 'b, DB: DrawingBackend>(
     chart: &'b mut Chart<'a, DB>,
     x_desc: &'b str,
     y_desc: &'b str,
@@ -520,7 +523,7 @@ fn pareto_frontier(pts: &[(f64, f64)]) -> Vec<(f64, f64)> {
 
 /// Log-axis grid between `lo` and `hi` seconds: 1-2-5 × 10^k labelled, other integer
 /// multiples as minor lines; positions in log10.
-fn log_ticks(lo: f64, hi: f64) -> Vec<(f64, Option<String>)> {
+pub(super) fn log_ticks(lo: f64, hi: f64) -> Vec<(f64, Option<String>)> {
     let mut out = Vec::new();
     let (k0, k1) = (lo.log10().floor() as i32 - 1, hi.log10().ceil() as i32 + 1);
     for k in k0..=k1 {
@@ -538,7 +541,7 @@ fn log_ticks(lo: f64, hi: f64) -> Vec<(f64, Option<String>)> {
 }
 
 /// Padded linear axis range; a single value gets a ±10 % window.
-fn padded(lo: f64, hi: f64) -> Range<f64> {
+pub(super) fn padded(lo: f64, hi: f64) -> Range<f64> {
     let span = hi - lo;
     let pad = if span > 0.0 {
         span * 0.08
@@ -684,7 +687,8 @@ fn render(spec: &Spec) -> Result<(Vec<u8>, String), PlotError> {
 }
 
 /// A plot description that can draw itself on any backend (PNG and SVG come from one spec).
-trait Drawable {
+pub(super) trait Drawable {
+    /// Draws the whole picture on `root`.
     fn draw_on<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), PlotError>;
 }
 
@@ -701,7 +705,7 @@ impl Drawable for TputSpec {
 }
 
 /// Draws `spec` into a PNG (in memory) and an SVG string.
-fn render_with<T: Drawable>(spec: &T) -> Result<(Vec<u8>, String), PlotError> {
+pub(super) fn render_with<T: Drawable>(spec: &T) -> Result<(Vec<u8>, String), PlotError> {
     let mut rgb = vec![255u8; (W * H * 3) as usize];
     {
         let root = GlyphFix(BitMapBackend::with_buffer(&mut rgb, (W, H))).into_drawing_area();
@@ -726,7 +730,8 @@ fn render_with<T: Drawable>(spec: &T) -> Result<(Vec<u8>, String), PlotError> {
     Ok((png_bytes, svg))
 }
 
-fn text_style(size: u32, color: RGBColor) -> TextStyle<'static> {
+/// Regular text of `size` px in `color`, in the embedded face.
+pub(super) fn text_style(size: u32, color: RGBColor) -> TextStyle<'static> {
     (FONT, size).into_font().color(&color)
 }
 
