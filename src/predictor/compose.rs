@@ -92,8 +92,41 @@ pub trait OpModel: Send + Sync {
     ) -> Result<f64, PredictorError> {
         Ok(0.0)
     }
+    /// [`Self::stage_extra_ms`] split into named parts (for breakdowns only; the simulation
+    /// uses the sum). The default reports the whole as one `outside_layers` part.
+    fn stage_extra_parts_ms(
+        &self,
+        batch: &[BatchEntry],
+        stage: u32,
+        num_stages: u32,
+    ) -> Result<Vec<(&'static str, f64)>, PredictorError> {
+        Ok(vec![(
+            "outside_layers",
+            self.stage_extra_ms(batch, stage, num_stages)?,
+        )])
+    }
     /// A one-line description recorded in outputs.
     fn describe(&self) -> String;
+}
+
+/// One stage's time split by operator, in ms: each entry is an operator's time over all the
+/// stage's layers (or, for the parts outside the layers, once). The entries sum to the stage's
+/// `model_s` (× 1000) up to float rounding.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StageBreakdown {
+    /// Pipeline stage.
+    pub stage: u32,
+    /// `(operator, ms)` in a fixed order: the per-token ops ([`TokenOp::name`]),
+    /// `attn_prefill`, `attn_decode`, `all_reduce` (TP > 1), `send_recv` (PP > 1, all but the
+    /// last stage), then the parts of [`OpModel::stage_extra_parts_ms`].
+    pub parts: Vec<(&'static str, f64)>,
+}
+
+impl StageBreakdown {
+    /// The stage time, ms (the sum of the parts).
+    pub fn total_ms(&self) -> f64 {
+        self.parts.iter().map(|(_, ms)| ms).sum()
+    }
 }
 
 /// Turns an [`OpModel`] into an [`ExecutionTimePredictor`] with Vidur's layer composition.
@@ -213,6 +246,45 @@ impl<M: OpModel> Composed<M> {
     }
 }
 
+impl<M: OpModel> Composed<M> {
+    /// The time of every stage for `batch`, split by operator. Priced by the same operator
+    /// calls as [`ExecutionTimePredictor::predict_stages`] (but summed in another order, so the
+    /// totals agree up to float rounding); not used by the simulation.
+    pub fn breakdown(&self, batch: &[BatchEntry]) -> Result<Vec<StageBreakdown>, PredictorError> {
+        let t: u32 = batch.iter().map(|e| e.num_tokens).sum();
+        let layers = self.layers_per_stage as f64;
+        let mut per_layer: Vec<(&'static str, f64)> = Vec::new();
+        for op in TokenOp::ALL {
+            if op == TokenOp::PostAttentionLayernorm && !self.post_attn_norm {
+                continue;
+            }
+            per_layer.push((op.name(), self.ops.token_op_ms(op, t)?));
+        }
+        per_layer.push(("attn_prefill", self.ops.attn_prefill_ms(batch)?));
+        per_layer.push(("attn_decode", self.ops.attn_decode_ms(batch)?));
+        if self.tp > 1 {
+            // Two all-reduces per layer: after attention and after the MLP.
+            per_layer.push(("all_reduce", 2.0 * self.ops.all_reduce_ms(t)?));
+        }
+        (0..self.num_stages)
+            .map(|stage| {
+                let mut parts: Vec<(&'static str, f64)> =
+                    per_layer.iter().map(|&(n, ms)| (n, ms * layers)).collect();
+                if self.num_stages > 1 && stage + 1 < self.num_stages {
+                    parts.push(("send_recv", self.ops.send_recv_ms(t)?));
+                }
+                parts.extend(
+                    self.ops
+                        .stage_extra_parts_ms(batch, stage, self.num_stages)?
+                        .into_iter()
+                        .filter(|&(_, ms)| ms != 0.0),
+                );
+                Ok(StageBreakdown { stage, parts })
+            })
+            .collect()
+    }
+}
+
 impl<M: OpModel> ExecutionTimePredictor for Composed<M> {
     fn predict(&self, batch: &[BatchEntry], stage: u32) -> Result<StageTime, PredictorError> {
         let t: u32 = batch.iter().map(|e| e.num_tokens).sum();
@@ -235,5 +307,63 @@ impl<M: OpModel> ExecutionTimePredictor for Composed<M> {
 
     fn describe(&self) -> String {
         self.ops.describe()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::{resolve_model, HardwareCatalog};
+    use crate::predictor::analytic::{self, calibration::Calibration, AnalyticOptions, GpuInfo};
+
+    #[test]
+    fn breakdown_sums_to_the_stage_times() {
+        let cal = Calibration::embedded();
+        let hw = HardwareCatalog::embedded();
+        let g = hw.gpu("h100").unwrap();
+        let model = resolve_model("meta-llama/Llama-3.1-8B", std::path::Path::new("")).unwrap();
+        let info = GpuInfo::from_catalog(g, 8, &cal);
+        let entry = |num_tokens, num_processed_tokens, is_prefill_complete| BatchEntry {
+            num_tokens,
+            num_processed_tokens,
+            is_prefill_complete,
+        };
+        let batches = [
+            vec![entry(1, 1024, true); 64],
+            vec![entry(512, 0, false); 8],
+            vec![
+                entry(300, 200, false),
+                entry(1, 77, true),
+                entry(1, 5000, true),
+            ],
+        ];
+        for (tp, pp) in [(1, 1), (2, 1), (1, 2), (4, 4)] {
+            let opts = AnalyticOptions {
+                iteration_overhead_ms: 0.25,
+                ..Default::default()
+            };
+            let c = analytic::build(&model, &info, tp, pp, &cal, opts).unwrap();
+            for batch in &batches {
+                let mut want = vec![StageTime::default(); pp as usize];
+                c.predict_stages(batch, &mut want).unwrap();
+                let got = c.breakdown(batch).unwrap();
+                assert_eq!(got.len(), pp as usize);
+                for (s, (b, w)) in got.iter().zip(&want).enumerate() {
+                    assert_eq!(b.stage, s as u32);
+                    let w = w.model_s * 1e3;
+                    assert!(
+                        (b.total_ms() - w).abs() <= 1e-9 * w,
+                        "TP{tp} PP{pp} stage {s}: {} vs {w}",
+                        b.total_ms()
+                    );
+                    let has = |n| b.parts.iter().any(|(p, _)| *p == n);
+                    assert_eq!(has("all_reduce"), tp > 1);
+                    assert_eq!(has("send_recv"), s + 1 < pp as usize);
+                    assert_eq!(has("embedding"), s == 0);
+                    assert_eq!(has("lm_head_sampling"), s + 1 == pp as usize);
+                    assert!(has("iteration_overhead"));
+                }
+            }
+        }
     }
 }

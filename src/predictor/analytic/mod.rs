@@ -497,29 +497,58 @@ impl OpModel for AnalyticPredictor {
         stage: u32,
         num_stages: u32,
     ) -> Result<f64, PredictorError> {
-        let mut ms = self.opts.iteration_overhead_ms;
-        if self.opts.skip_embedding_and_lm_head {
-            return Ok(ms);
-        }
-        let t: f64 = batch.iter().map(|e| e.num_tokens as f64).sum();
-        if stage == 0 {
-            // Embedding gather: one hidden vector per token.
-            ms += self.elementwise[ADD].ms(&self.roof, 4.0 * self.shape.e * t);
-        }
-        if stage + 1 == num_stages {
-            // Every member produces one sequence's logits (a prefill chunk that does not finish
-            // its prompt is counted too: a small over-estimate). LM head GEMM, then sampling
-            // reads the FP32 logits.
-            ms += match self.lm_head_ms.get(batch.len()) {
-                Some(t) => *t,
-                None => self.lm_head_direct_ms(batch.len() as f64),
-            };
-        }
-        Ok(ms)
+        // Adding the parts that do not apply (0.0) leaves the sum bit-identical.
+        let [(_, overhead), (_, embedding), (_, lm_head)] =
+            self.extra_parts_ms(batch, stage, num_stages);
+        Ok(overhead + embedding + lm_head)
+    }
+
+    fn stage_extra_parts_ms(
+        &self,
+        batch: &[BatchEntry],
+        stage: u32,
+        num_stages: u32,
+    ) -> Result<Vec<(&'static str, f64)>, PredictorError> {
+        Ok(self.extra_parts_ms(batch, stage, num_stages).to_vec())
     }
 
     fn describe(&self) -> String {
         self.provenance.clone()
+    }
+}
+
+impl AnalyticPredictor {
+    /// The stage time outside the layers, by part: iteration overhead, embedding (first
+    /// stage), LM head and sampling (last stage); parts that do not apply are 0.
+    fn extra_parts_ms(
+        &self,
+        batch: &[BatchEntry],
+        stage: u32,
+        num_stages: u32,
+    ) -> [(&'static str, f64); 3] {
+        let mut embedding = 0.0;
+        let mut lm_head = 0.0;
+        if !self.opts.skip_embedding_and_lm_head {
+            if stage == 0 {
+                // Embedding gather: one hidden vector per token.
+                let t: f64 = batch.iter().map(|e| e.num_tokens as f64).sum();
+                embedding = self.elementwise[ADD].ms(&self.roof, 4.0 * self.shape.e * t);
+            }
+            if stage + 1 == num_stages {
+                // Every member produces one sequence's logits (a prefill chunk that does not
+                // finish its prompt is counted too: a small over-estimate). LM head GEMM, then
+                // sampling reads the FP32 logits.
+                lm_head = match self.lm_head_ms.get(batch.len()) {
+                    Some(t) => *t,
+                    None => self.lm_head_direct_ms(batch.len() as f64),
+                };
+            }
+        }
+        [
+            ("iteration_overhead", self.opts.iteration_overhead_ms),
+            ("embedding", embedding),
+            ("lm_head_sampling", lm_head),
+        ]
     }
 }
 
