@@ -76,6 +76,8 @@ fn vidur_args_none() -> SimulateArgs {
         output: None,
         compat: None,
         json: false,
+        no_plots: false,
+        calibration: None,
     }
 }
 

@@ -54,12 +54,19 @@ pub struct RunArgs {
     /// Configurations listed per table in best_configs.md.
     #[arg(long, default_value_t = 10)]
     pub top: usize,
+    /// Calibration file for the analytic predictor (e.g. with serving overheads fitted by
+    /// `calibrate`), replacing the space's `predictor.analytic.calibration`.
+    #[arg(long)]
+    pub calibration: Option<PathBuf>,
 }
 
 /// Run `run`; returns the process exit code.
 pub fn run_search(args: &RunArgs) -> Result<i32> {
     use crate::search::{runner, SearchSpace};
-    let loaded = SearchSpace::load(&args.space)?;
+    let mut loaded = SearchSpace::load(&args.space)?;
+    if let Some(c) = &args.calibration {
+        loaded.space.predictor.set_calibration(c)?;
+    }
     let jobs = args
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));

@@ -62,12 +62,20 @@ pub struct SimulateArgs {
         conflicts_with_all = ["vidur_tables", "config"]
     )]
     pub calibration_source: Option<SourceArg>,
-    /// Output folder (created if missing).
+    /// Output folder (created if missing): CSV/JSON metrics, plus `report.html` and
+    /// `plots/*.png`/`*.svg` unless --no-plots.
     #[arg(long, short)]
     pub output: Option<PathBuf>,
+    /// With --output, write only the CSV/JSON metrics: no report.html, PNG or SVG plots.
+    #[arg(long)]
+    pub no_plots: bool,
     /// Override the engine semantics of a YAML config.
     #[arg(long, value_enum)]
     pub compat: Option<CompatArg>,
+    /// With --config: calibration file for the analytic predictor (e.g. with serving
+    /// overheads fitted by `calibrate`), replacing the YAML's `predictor.analytic.calibration`.
+    #[arg(long, requires = "config")]
+    pub calibration: Option<PathBuf>,
     /// Print the summary as JSON instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -151,6 +159,9 @@ pub fn prepare(args: &SimulateArgs) -> Result<PreparedSim> {
         .as_ref()
         .expect("clap requires --config or --vidur-config");
     let mut run = sim_yaml::load(path)?;
+    if let Some(c) = &args.calibration {
+        run.predictor.set_calibration(c)?;
+    }
     if let Some(c) = args.compat {
         run.sim.compat = match c {
             CompatArg::Default => Compat::Default,
@@ -206,8 +217,33 @@ pub fn simulate(args: &SimulateArgs) -> Result<i32> {
         "config": prep.sim,
     });
     if let Some(dir) = &args.output {
+        let extra = if args.no_plots {
+            Vec::new()
+        } else {
+            let c = &prep.sim;
+            let title = format!(
+                "vidur-search simulate: {} on {} x{}",
+                c.model.name, c.device.name, c.num_replicas
+            );
+            let facts = [
+                ("config", prep.source.clone()),
+                (
+                    "cluster",
+                    format!(
+                        "TP{} PP{}, {} scheduler, {:?} mode",
+                        c.tensor_parallel_size,
+                        c.num_pipeline_stages,
+                        c.scheduler.kind().name(),
+                        c.compat
+                    ),
+                ),
+                ("predictor", prep.predictor.describe()),
+            ];
+            crate::report::simulation_report_files(&metrics, &title, &facts)
+                .context("--output: drawing the report (--no-plots skips it)")?
+        };
         metrics
-            .write_outputs_with(dir, &run_info)
+            .write_outputs_extra(dir, &run_info, &extra)
             .context("--output")?;
     }
     if args.json {
@@ -233,7 +269,7 @@ fn print_summary(
         c.num_replicas,
         c.tensor_parallel_size,
         c.num_pipeline_stages,
-        c.scheduler.kind.name(),
+        c.scheduler.kind().name(),
         c.compat
     );
     println!(

@@ -4,10 +4,13 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use super::sim_yaml::{resolve, PredictorConfig};
+use super::sim_yaml::{resolve, AnalyticConfig, PredictorConfig};
 use crate::catalog::GpuSpec;
 use crate::predictor::analytic::{self, calibration::Calibration, AnalyticOptions, GpuInfo};
-use crate::predictor::{ExecutionTimePredictor, OpModel, ProfileOptions, ProfilePredictor};
+use crate::predictor::serving::WithOverheads;
+use crate::predictor::{
+    Composed, ExecutionTimePredictor, OpModel, ProfileOptions, ProfilePredictor,
+};
 use crate::predictor::{PredictorError, VidurTablesPredictor};
 use crate::sim::SimConfig;
 
@@ -43,6 +46,28 @@ pub fn calibration(
     }
 }
 
+/// The analytic predictor's kernel part (no serving overheads) that [`build`] makes from
+/// `a` for `sim` on catalog GPU `g`, and the GPU as the calibration knows it. Also used by
+/// `vidur-search predict` for its per-operator breakdown.
+pub fn analytic_kernels(
+    a: &AnalyticConfig,
+    sim: &SimConfig,
+    g: &GpuSpec,
+    cal: &Calibration,
+) -> Result<(Composed<analytic::AnalyticPredictor>, GpuInfo), PredictorBuildError> {
+    let opts = AnalyticOptions {
+        source: a.source.clone(),
+        iteration_overhead_ms: a.iteration_overhead_ms,
+        skip_embedding_and_lm_head: !a.embedding_and_lm_head,
+        network: Some(sim.node.name.clone()),
+    };
+    let info = GpuInfo::from_catalog(g, sim.node.num_devices_per_node, cal);
+    let (tp, pp) = (sim.tensor_parallel_size, sim.num_pipeline_stages);
+    let kernels =
+        analytic::build(&sim.model, &info, tp, pp, cal, opts).map_err(err("predictor.analytic"))?;
+    Ok((kernels, info))
+}
+
 /// Build the predictor `pc` for the engine config `sim` on catalog GPU `gpu` (None for
 /// Vidur-only device names). `cal` is the analytic calibration (see [`calibration`]); relative
 /// paths resolve against `base_dir`.
@@ -66,17 +91,24 @@ pub fn build(
                     ),
                 });
             };
-            let opts = AnalyticOptions {
-                source: a.source.clone(),
-                iteration_overhead_ms: a.iteration_overhead_ms,
-                skip_embedding_and_lm_head: !a.embedding_and_lm_head,
-                network: Some(sim.node.name.clone()),
-            };
-            let info = GpuInfo::from_catalog(g, per_node, cal);
-            Box::new(
-                analytic::build(&sim.model, &info, tp, pp, cal, opts)
-                    .map_err(err("predictor.analytic"))?,
-            )
+            let (kernels, info) = analytic_kernels(a, sim, g, cal)?;
+            let serving = cal.serving.as_ref();
+            match serving.and_then(|s| s.terms(a.serving_engine.as_deref())) {
+                Some((engine, terms)) if !terms.is_zero() => {
+                    Box::new(WithOverheads::new(kernels, terms, &info.name, engine))
+                }
+                Some(_) => Box::new(kernels),
+                None if a.serving_engine.is_some() => {
+                    return Err(PredictorBuildError {
+                        field: "predictor.analytic.serving_engine",
+                        msg: format!(
+                            "the calibration has no serving overheads for '{}' and no default entry (fit them with `vidur-search calibrate`)",
+                            a.serving_engine.as_deref().unwrap_or_default()
+                        ),
+                    })
+                }
+                None => Box::new(kernels),
+            }
         }
         PredictorConfig::Profiles(pc) => {
             let fallback: Option<Arc<dyn OpModel>> = match (gpu, pc.analytic_attention_fallback) {
@@ -126,7 +158,7 @@ pub fn build(
                     &sim.model,
                     tp,
                     pp,
-                    sim.scheduler.block_size,
+                    sim.scheduler.block_size(),
                     &opts,
                 )
                 .map_err(err("predictor.profiles"))?

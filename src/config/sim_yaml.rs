@@ -157,6 +157,11 @@ pub struct AnalyticConfig {
     /// Price the embedding, LM head and sampling, which Vidur leaves out (default true).
     #[serde(default = "yes")]
     pub embedding_and_lm_head: bool,
+    /// Whose serving overheads from the calibration's `serving` section to add (`vllm`,
+    /// `sglang`, `trtllm`, ...; default: its `default` entry). Nothing is added when the
+    /// calibration has no `serving` section (the embedded one has none yet).
+    #[serde(default)]
+    pub serving_engine: Option<String>,
 }
 
 impl Default for AnalyticConfig {
@@ -166,6 +171,7 @@ impl Default for AnalyticConfig {
             source: None,
             iteration_overhead_ms: 0.0,
             embedding_and_lm_head: true,
+            serving_engine: None,
         }
     }
 }
@@ -315,7 +321,45 @@ pub(crate) fn check_tp_fits_node(sim: &SimConfig, field: &str) -> Result<(), Fie
     Ok(())
 }
 
+/// Why a `--calibration` flag cannot be applied.
+#[derive(Debug, thiserror::Error)]
+pub enum CalibrationFlagError {
+    /// The file cannot be found.
+    // The OS error is part of the message, not a `source()`, so a printed chain says it once.
+    #[error("--calibration {}: {error}", path.display())]
+    Io {
+        /// The path given.
+        path: std::path::PathBuf,
+        /// Cause.
+        error: std::io::Error,
+    },
+    /// The config prices with another predictor, which has no calibration.
+    #[error("--calibration {}: applies to the analytic predictor only, and the config names another", path.display())]
+    NotAnalytic {
+        /// The path given.
+        path: std::path::PathBuf,
+    },
+}
+
 impl PredictorConfig {
+    /// Use the calibration file at `path` (a `--calibration` flag): it replaces the analytic
+    /// predictor's `calibration`. Other predictors have no calibration, so that is an error.
+    pub fn set_calibration(&mut self, path: &Path) -> Result<(), CalibrationFlagError> {
+        let abs = std::fs::canonicalize(path).map_err(|error| CalibrationFlagError::Io {
+            path: path.to_path_buf(),
+            error,
+        })?;
+        match self {
+            PredictorConfig::Analytic(a) => {
+                a.calibration = Some(abs.display().to_string());
+                Ok(())
+            }
+            _ => Err(CalibrationFlagError::NotAnalytic {
+                path: path.to_path_buf(),
+            }),
+        }
+    }
+
     /// Value checks serde cannot express; the message names the field.
     pub fn check(&self) -> Result<(), FieldError> {
         if let PredictorConfig::Analytic(a) = self {

@@ -5,6 +5,7 @@ pub mod analytic;
 pub mod compose;
 pub mod measured;
 pub mod profiles;
+pub mod serving;
 pub mod vidur_tables;
 
 pub use compose::{Composed, OpModel, TokenOp};

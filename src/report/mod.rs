@@ -12,6 +12,10 @@
 //! SLOs bound the same metric). When the space holds several (model, workload) combinations,
 //! each combination also gets its own `pareto_<metric>_<model>_<workload>` pair and the
 //! unsuffixed pair is the combined view.
+//!
+//! The same plotting code draws one simulation's pictures ([`simulation_report_files`]:
+//! latency CDFs, batch and KV-cache series, busy time, and a `report.html`), through the
+//! general chart builders in `charts`.
 
 use std::fs;
 use std::io;
@@ -21,6 +25,7 @@ use crate::outdir::write_atomic;
 use crate::search::SearchOutcome;
 
 mod best;
+pub(crate) mod charts;
 mod csv_out;
 mod format;
 mod glyphs;
@@ -29,10 +34,13 @@ mod insights;
 #[cfg(feature = "parquet")]
 mod parquet_out;
 mod plot;
+mod sim_report;
 mod summary;
 mod table;
+pub mod validation;
 
 pub use plot::PlotError;
+pub use sim_report::simulation_report_files;
 
 /// Knobs of the report writers.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -54,6 +54,17 @@ pub fn bin() -> std::process::Command {
     std::process::Command::new(env!("CARGO_BIN_EXE_vidur-search"))
 }
 
+/// Run the binary with `args`: its exit code and its stdout then stderr as one text.
+pub fn run_bin(args: &[&str]) -> (Option<i32>, String) {
+    let out = bin().args(args).output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code(), text)
+}
+
 /// A CSV file (gzipped when it ends in `.gz`): header and rows as strings.
 pub fn read_csv(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
     let text = if path.extension().is_some_and(|e| e == "gz") {

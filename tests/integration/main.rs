@@ -4,6 +4,7 @@
 
 mod analytic;
 mod bad_inputs;
+mod calibrate;
 mod catalog;
 mod cli;
 mod closed_loop;
@@ -11,9 +12,13 @@ mod common;
 mod conformance;
 mod fuzz_regressions;
 mod invariants;
+mod measured;
 mod outputs;
+mod predict;
 mod profiles;
 mod report;
 mod schedulers;
 mod search;
+mod sim_report;
+mod validate;
 mod workloads;

@@ -221,6 +221,8 @@ workload:
         vidur_tables: None,
         calibration_source: None,
         output: None,
+        no_plots: false,
+        calibration: None,
         compat: None,
         json: false,
     };

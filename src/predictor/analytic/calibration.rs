@@ -8,6 +8,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::curves::{CollectiveFit, DecodeFit, ElementwiseFit, GemmFit, PrefillFit, Roofline};
+use crate::predictor::serving::ServingCalibration;
 use crate::predictor::PredictorError;
 
 /// The embedded default calibration.
@@ -108,6 +109,10 @@ pub struct Calibration {
     /// Vidur network SKUs (`a100_dgx`, ...).
     #[serde(default)]
     pub network: BTreeMap<String, NetworkCalibration>,
+    /// Serving overheads per engine, fitted by `vidur-search calibrate` on end-to-end
+    /// measurements (absent: the kernels alone, as Vidur).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub serving: Option<ServingCalibration>,
 }
 
 impl Calibration {
@@ -122,11 +127,18 @@ impl Calibration {
             path: path.display().to_string(),
             msg: e.to_string(),
         })?;
-        serde_json::from_str(&text).map_err(|e| PredictorError::Table {
+        let cal: Calibration = serde_json::from_str(&text).map_err(|e| PredictorError::Table {
             path: path.display().to_string(),
             // serde_json's message ends with the line and column.
             msg: format!("invalid calibration file: {e}"),
-        })
+        })?;
+        if let Some(s) = &cal.serving {
+            s.check().map_err(|e| PredictorError::Table {
+                path: path.display().to_string(),
+                msg: e.to_string(),
+            })?;
+        }
+        Ok(cal)
     }
 
     /// The GPU entry for `name`, else the first GPU of the same architecture that has `what`

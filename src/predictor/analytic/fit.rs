@@ -692,6 +692,8 @@ pub fn calibrate(
         generated_by: generated_by.to_string(),
         gpus,
         network,
+        // Overheads are fitted on top of these kernel fits by `calibrate`, afterwards.
+        serving: None,
     })
 }
 
