@@ -267,7 +267,7 @@ pub struct Summary {
     pub by_group: BTreeMap<String, MetricStats>,
     /// Thresholds checked.
     pub checks: Vec<Check>,
-    /// Whether every threshold holds.
+    /// Whether at least one point was compared and every threshold holds.
     pub pass: bool,
     /// Points listed but not simulated.
     pub skipped: Vec<NotCompared>,
@@ -380,9 +380,11 @@ pub fn summarize(results: &[PointResult], rows: &[Row], thresholds: &[Threshold]
     points.insert("simulated", results.len() - skipped.len() - failed.len());
     points.insert("skipped", skipped.len());
     points.insert("failed", failed.len());
+    // Nothing compared is nothing shown to be within the thresholds.
+    let pass = points["simulated"] > 0 && checks.iter().all(|c| c.pass);
     Summary {
         points,
-        pass: checks.iter().all(|c| c.pass),
+        pass,
         overall,
         by_engine,
         by_engine_unqueued,

@@ -165,7 +165,7 @@ pub fn unsupported_reason(p: &MeasuredPoint, hw: &HardwareCatalog) -> Option<Str
         }
     }
     if let Err(e) = resolve_model(&p.model) {
-        return Some(format!("unknown model: {e}"));
+        return Some(e);
     }
     if let Err(e) = resolve_gpu(hw, &p.gpu) {
         return Some(format!("unknown GPU: {e}"));
