@@ -170,16 +170,7 @@ pub fn prepare(args: &SimulateArgs) -> Result<PreparedSim> {
     }
     let requests = workload::source(&run.workload, run.sim.compat, &run.base_dir)
         .with_context(|| format!("{}: field 'workload'", path.display()))?;
-    let cal = config::predictor::calibration(&run.predictor, &run.base_dir)
-        .with_context(|| path.display().to_string())?;
-    let predictor = config::predictor::build(
-        &run.predictor,
-        &run.sim,
-        run.gpu.as_ref(),
-        &cal,
-        &run.base_dir,
-    )
-    .with_context(|| path.display().to_string())?;
+    let predictor = config::predictor::for_run(&run).with_context(|| path.display().to_string())?;
     Ok(PreparedSim {
         sim: run.sim,
         workload: requests,

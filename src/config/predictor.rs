@@ -68,6 +68,20 @@ pub fn analytic_kernels(
     Ok((kernels, info))
 }
 
+/// The predictor a loaded simulation YAML names, with its calibration.
+pub fn for_run(
+    run: &super::sim_yaml::SimRun,
+) -> Result<Box<dyn ExecutionTimePredictor>, PredictorBuildError> {
+    let cal = calibration(&run.predictor, &run.base_dir)?;
+    build(
+        &run.predictor,
+        &run.sim,
+        run.gpu.as_ref(),
+        &cal,
+        &run.base_dir,
+    )
+}
+
 /// Build the predictor `pc` for the engine config `sim` on catalog GPU `gpu` (None for
 /// Vidur-only device names). `cal` is the analytic calibration (see [`calibration`]); relative
 /// paths resolve against `base_dir`.

@@ -269,15 +269,7 @@ mod tests {
             .unwrap()
             .take(150)
             .collect();
-        let cal = predictor::calibration(&run.predictor, &run.base_dir).unwrap();
-        let p = predictor::build(
-            &run.predictor,
-            &run.sim,
-            run.gpu.as_ref(),
-            &cal,
-            &run.base_dir,
-        )
-        .unwrap();
+        let p = predictor::for_run(&run).unwrap();
         crate::metrics::simulate_recorded(&run.sim, &reqs, p.as_ref())
             .unwrap()
             .1

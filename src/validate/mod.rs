@@ -124,16 +124,8 @@ fn simulate_point<O: SimObserver>(
     let run = sim_yaml::load(&yaml_path).map_err(|e| e.to_string())?;
     let mut source = workload::source(&run.workload, run.sim.compat, &run.base_dir)
         .map_err(|e| format!("{}: {e}", yaml_path.display()))?;
-    let cal = config::predictor::calibration(&run.predictor, &run.base_dir)
-        .map_err(|e| format!("{}: {e}", yaml_path.display()))?;
-    let predictor = config::predictor::build(
-        &run.predictor,
-        &run.sim,
-        run.gpu.as_ref(),
-        &cal,
-        &run.base_dir,
-    )
-    .map_err(|e| format!("{}: {e}", yaml_path.display()))?;
+    let predictor =
+        config::predictor::for_run(&run).map_err(|e| format!("{}: {e}", yaml_path.display()))?;
     let warmup = run.workload.warmup_requests();
     let out = sim::simulate_source(&run.sim, &mut source, predictor.as_ref(), obs)
         .map_err(|e| format!("{}: {e}", yaml_path.display()))?;
