@@ -22,7 +22,7 @@ def copy(target, pattern):
 
 
 for t in ["search_space", "sim_yaml", "hf_config", "hardware_yaml", "builtin_workloads",
-          "calibration_json"]:
+          "calibration_json", "measured"]:
     os.makedirs(os.path.join(ROOT, "seeds", t), exist_ok=True)
 copy("search_space", "search-spaces/*.yaml")
 copy("sim_yaml", "data/examples/*.yaml")
@@ -36,6 +36,7 @@ copy("hf_config", "data/models/*.json")
 copy("hardware_yaml", "data/hardware.yaml")
 copy("builtin_workloads", "data/workloads.yaml")
 copy("calibration_json", "data/calibration/calibration.json")
+copy("measured", "tests/fixtures/measured/*")
 
 # Vidur config.json: the fields the loader reads, with Vidur's defaults.
 def vidur_config(scheduler, generator):
@@ -201,6 +202,8 @@ SCHEMAS = {
     "calibration_json": ["src/predictor/analytic/calibration.rs",
                          "src/predictor/analytic/curves.rs"],
     "builtin_workloads": ["src/workload/builtin.rs"],
+    "measured": ["src/measured/mod.rs", "src/measured/silicon.rs", "src/measured/vllm_bench.rs",
+                 "src/measured/experiment.rs", "src/measured/per_request.rs"],
 }
 for t, files in SCHEMAS.items():
     words = set()

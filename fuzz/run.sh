@@ -28,7 +28,7 @@ max_len() {
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
     targets=(search_space sim_yaml vidur_config trace_csv vidur_profiles prediction_tables
-        kernel_tables hardware_yaml hf_config calibration_json builtin_workloads)
+        kernel_tables hardware_yaml hf_config calibration_json builtin_workloads measured)
 fi
 for t in "${targets[@]}"; do
     if [ ! -x "$bin_dir/$t" ]; then
