@@ -7,7 +7,9 @@
 //!
 //! The rich result is [`HfModel`]: the engine's [`ModelSpec`] (with the true attention head size,
 //! e.g. 128 for Qwen3-32B where `hidden / heads` is 80, and the weight dtype width) plus the
-//! family and the bias/norm layout needed for exact parameter counts.
+//! family and the bias/norm layout needed for exact parameter counts. A `quantization_config`
+//! of an FP8 checkpoint sets the model's default `precision` (and `kv_cache_dtype` when it ships
+//! FP8 KV-cache scales); other quantization schemes are rejected.
 //!
 //! The config files in `data/models/` are compiled into the binary ([`EMBEDDED`]); [`lookup`]
 //! selects one by Hugging Face name, or loads any `config.json` given by path, so model names
@@ -16,6 +18,7 @@
 use std::path::Path;
 use std::sync::OnceLock;
 
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::{CatalogError, ModelSpec};
@@ -42,6 +45,73 @@ pub struct HfModel {
     pub qk_norm: bool,
     /// Bias on the LM head (phi).
     pub lm_head_bias: bool,
+    /// The checkpoint's `quantization_config`, when it has one (it also sets `spec.precision`
+    /// and `spec.kv_cache_dtype`, the defaults a simulation of this model uses).
+    pub quantization: Option<Quantization>,
+}
+
+/// Number format of the linear layers' weights and activations (the GEMMs).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Precision {
+    /// 16-bit (BF16/FP16) weights and activations.
+    #[default]
+    Bf16,
+    /// FP8 (E4M3) weights and activations: 1 byte per weight, FP8 tensor-core GEMMs.
+    Fp8,
+}
+
+impl Precision {
+    /// Bytes per linear-layer weight.
+    pub fn weight_bytes(self) -> f64 {
+        match self {
+            Precision::Bf16 => 2.0,
+            Precision::Fp8 => 1.0,
+        }
+    }
+
+    /// Whether this is the 16-bit default (left out of serialized configs, so their ids do
+    /// not change).
+    pub fn is_bf16(&self) -> bool {
+        *self == Precision::Bf16
+    }
+}
+
+/// Element type of the KV cache.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KvCacheDtype {
+    /// The activations' 16-bit type (vLLM's `kv_cache_dtype=auto`).
+    #[default]
+    Auto,
+    /// FP8: 1 byte per K or V element.
+    Fp8,
+}
+
+impl KvCacheDtype {
+    /// Bytes per K or V element.
+    pub fn bytes(self) -> f64 {
+        match self {
+            KvCacheDtype::Auto => 2.0,
+            KvCacheDtype::Fp8 => 1.0,
+        }
+    }
+
+    /// Whether this is the 16-bit default (left out of serialized configs).
+    pub fn is_auto(&self) -> bool {
+        *self == KvCacheDtype::Auto
+    }
+}
+
+/// What a checkpoint's `quantization_config` says, in the terms the simulator prices.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Quantization {
+    /// `quant_method` as written (`fp8`, `modelopt`, `compressed-tensors`, `fbgemm_fp8`).
+    pub method: String,
+    /// The linear layers' format.
+    pub precision: Precision,
+    /// The KV cache's format (FP8 when the checkpoint ships KV-cache scales).
+    pub kv_cache_dtype: KvCacheDtype,
 }
 
 /// Shorthand for one embedded config: its file name and text.
@@ -309,6 +379,79 @@ impl Reader<'_> {
         })
     }
 
+    /// Read `quantization_config`: FP8 checkpoints (`quant_method` `fp8` as Qwen's and
+    /// DeepSeek's, `fbgemm_fp8`, NVIDIA ModelOpt with `quant_algo` FP8, compressed-tensors with
+    /// 8-bit float weights) are priced as FP8; any other scheme (AWQ, GPTQ, bitsandbytes,
+    /// NVFP4, ...) is an error rather than a silently 16-bit simulation.
+    fn quantization(&self) -> Result<Option<Quantization>, CatalogError> {
+        let q = match self.find(&["quantization_config"]) {
+            None => return Ok(None),
+            Some((_, Value::Object(q))) => q,
+            Some((k, v)) => return Err(self.wrong(&k, "an object", v)),
+        };
+        let text = |key: &str| -> Result<Option<String>, CatalogError> {
+            match q.get(key) {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::String(s)) => Ok(Some(s.to_ascii_lowercase())),
+                Some(v) => Err(self.wrong(&format!("quantization_config.{key}"), "a string", v)),
+            }
+        };
+        let Some(method) = text("quant_method")? else {
+            return Err(CatalogError::ConfigMissingKey {
+                source_name: self.src.to_string(),
+                key: "quantization_config.quant_method".into(),
+            });
+        };
+        // An 8-bit float scheme in compressed-tensors' terms (`{num_bits: 8, type: float}`).
+        let fp8_scheme = |v: Option<&Value>| {
+            v.is_some_and(|s| {
+                s.get("num_bits").and_then(Value::as_u64) == Some(8)
+                    && s.get("type").and_then(Value::as_str) == Some("float")
+            })
+        };
+        let fp8 = |kv: bool| {
+            Some(Quantization {
+                method: method.clone(),
+                precision: Precision::Fp8,
+                kv_cache_dtype: if kv {
+                    KvCacheDtype::Fp8
+                } else {
+                    KvCacheDtype::Auto
+                },
+            })
+        };
+        let found = match method.as_str() {
+            "fp8" | "fbgemm_fp8" => fp8(false),
+            "modelopt" => match text("quant_algo")?.as_deref() {
+                Some(a) if a.starts_with("fp8") => {
+                    fp8(text("kv_cache_quant_algo")?.as_deref() == Some("fp8"))
+                }
+                _ => None,
+            },
+            "compressed-tensors" => {
+                let groups = q.get("config_groups").and_then(Value::as_object);
+                let all_fp8 = groups.is_some_and(|g| {
+                    !g.is_empty() && g.values().all(|grp| fp8_scheme(grp.get("weights")))
+                });
+                all_fp8
+                    .then(|| fp8(fp8_scheme(q.get("kv_cache_scheme"))))
+                    .flatten()
+            }
+            _ => None,
+        };
+        match found {
+            Some(f) => Ok(Some(f)),
+            None => Err(self.invalid(format!(
+                "quantization_config: quant_method '{method}'{} is not modeled (FP8 checkpoints are); \
+                 remove quantization_config to simulate the model in 16 bits",
+                match text("quant_algo")? {
+                    Some(a) => format!(" with quant_algo '{a}'"),
+                    None => String::new(),
+                }
+            ))),
+        }
+    }
+
     fn model(&self) -> Result<HfModel, CatalogError> {
         let family = self.family()?;
         for key in ["num_local_experts", "num_experts", "n_routed_experts"] {
@@ -370,6 +513,7 @@ impl Reader<'_> {
         }
         let tied = self.opt_bool(&["tie_word_embeddings"])?.unwrap_or(false);
         let dtype_bytes = self.dtype_bytes()?;
+        let quantization = self.quantization()?;
         let name = self
             .opt_str(&["_name_or_path"])?
             .unwrap_or_else(|| self.src.to_string());
@@ -401,6 +545,12 @@ impl Reader<'_> {
                 vocab_size: vocab,
                 tie_word_embeddings: tied,
                 dtype_bytes,
+                precision: quantization
+                    .as_ref()
+                    .map_or_else(Default::default, |q| q.precision),
+                kv_cache_dtype: quantization
+                    .as_ref()
+                    .map_or_else(Default::default, |q| q.kv_cache_dtype),
             },
             qkv_bias,
             o_bias,
@@ -408,6 +558,7 @@ impl Reader<'_> {
             norm_bias: is_phi2,
             qk_norm: family == "qwen3",
             lm_head_bias: is_phi2,
+            quantization,
             family,
         };
         // Sizes whose parameter or KV-byte counts could overflow are an error here, once.
@@ -754,6 +905,69 @@ mod tests {
             (4, 16, 2)
         );
         assert!(!m.spec.tie_word_embeddings);
+    }
+
+    #[test]
+    fn quantization_config_sets_the_served_precision() {
+        let with = |q: &str| {
+            let text = GOOD.replace(
+                "\"vocab_size\"",
+                &format!("\"quantization_config\": {q}, \"vocab_size\""),
+            );
+            from_hf_json(&text, "q.json")
+        };
+        let plain = from_hf_json(GOOD, "q.json").unwrap();
+        assert_eq!(plain.quantization, None);
+        assert_eq!(
+            (plain.spec.precision, plain.spec.kv_cache_dtype),
+            (Precision::Bf16, KvCacheDtype::Auto)
+        );
+        // Qwen/Qwen3-32B-FP8: block-scaled FP8 weights, 16-bit KV cache.
+        let qwen = with(
+            r#"{"activation_scheme": "dynamic", "fmt": "e4m3", "quant_method": "fp8",
+                "weight_block_size": [128, 128]}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            (qwen.spec.precision, qwen.spec.kv_cache_dtype),
+            (Precision::Fp8, KvCacheDtype::Auto)
+        );
+        assert_eq!(qwen.quantization.unwrap().method, "fp8");
+        // nvidia/...-FP8 (ModelOpt) with FP8 KV-cache scales.
+        let nv = with(
+            r#"{"quant_method": "modelopt", "quant_algo": "FP8", "kv_cache_quant_algo": "FP8"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            (nv.spec.precision, nv.spec.kv_cache_dtype),
+            (Precision::Fp8, KvCacheDtype::Fp8)
+        );
+        // compressed-tensors FP8 (RedHatAI/...-FP8-dynamic), no KV scheme.
+        let ct = with(
+            r#"{"quant_method": "compressed-tensors", "config_groups": {"group_0":
+                {"weights": {"num_bits": 8, "type": "float"}}}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            (ct.spec.precision, ct.spec.kv_cache_dtype),
+            (Precision::Fp8, KvCacheDtype::Auto)
+        );
+        // 4-bit schemes are not priced: an error naming the method, not a 16-bit simulation.
+        let err = with(r#"{"quant_method": "awq", "bits": 4}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("quant_method 'awq'") && err.contains("q.json"),
+            "{err}"
+        );
+        let err = with(r#"{"quant_method": "modelopt", "quant_algo": "NVFP4"}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("quant_algo 'nvfp4'"), "{err}");
+        let err = with(r#"{"bits": 4}"#).unwrap_err().to_string();
+        assert!(err.contains("quantization_config.quant_method"), "{err}");
+        let err = with("4").unwrap_err().to_string();
+        assert!(err.contains("quantization_config"), "{err}");
     }
 
     #[test]

@@ -38,6 +38,13 @@ pub struct ModelSpec {
     /// Bytes per weight and KV-cache element (2 for FP16/BF16).
     #[serde(default = "two")]
     pub dtype_bytes: u32,
+    /// Number format of the linear layers as served (default bf16; fp8 from an FP8
+    /// checkpoint's `quantization_config` or a simulation's `precision: fp8`).
+    #[serde(default, skip_serializing_if = "super::hf::Precision::is_bf16")]
+    pub precision: super::hf::Precision,
+    /// KV-cache element type as served (default `auto`, 16-bit).
+    #[serde(default, skip_serializing_if = "super::hf::KvCacheDtype::is_auto")]
+    pub kv_cache_dtype: super::hf::KvCacheDtype,
 }
 
 fn two() -> u32 {
@@ -149,6 +156,8 @@ fn llama_like(
         vocab_size: vocab,
         tie_word_embeddings: false,
         dtype_bytes: 2,
+        precision: Default::default(),
+        kv_cache_dtype: Default::default(),
     }
 }
 

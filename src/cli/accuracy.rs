@@ -11,7 +11,9 @@ use crate::predictor::analytic::calibration::Calibration;
 pub(super) const ACCURACY_EXAMPLES: &str = "\
 Examples:
   vidur-search predictor-accuracy --profiles ../shared/data/vidur-profiling --output out/acc-vidur
-  vidur-search predictor-accuracy --kernels ../shared/data/kernels --output out/acc-kernels";
+  vidur-search predictor-accuracy --kernels ../shared/data/kernels --output out/acc-kernels
+  # Leave one GPU out: predict each GPU's kernel tables from the others' fits:
+  vidur-search predictor-accuracy --kernels ../shared/data/kernels --cross-validate --output out/cv";
 
 /// Predictors `predictor-accuracy` can judge.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -41,12 +43,14 @@ pub struct AccuracyArgs {
     /// Extra hardware catalog entries (YAML) for devices in a profile folder.
     #[arg(long)]
     pub hardware: Option<PathBuf>,
-    /// Output folder for accuracy.csv (and cross_validation.csv).
+    /// Output folder for accuracy.csv (and cross_validation.csv, leave_one_gpu_out.csv).
     #[arg(long, short)]
     pub output: Option<PathBuf>,
-    /// Also cross-validate the Vidur-profile GEMM fit leaving one model out at a time (refits
-    /// per model and device; needs --profiles).
-    #[arg(long, requires = "profiles")]
+    /// Also cross-validate the fits: with --profiles, the Vidur-profile GEMM fit leaving one
+    /// model out at a time (cross_validation.csv); with --kernels, the kernel-table fits
+    /// leaving one GPU out at a time, each GPU predicted from the others' fits and its own spec
+    /// sheet (leave_one_gpu_out.csv). Refits the kernel fits from the data given.
+    #[arg(long)]
     pub cross_validate: bool,
 }
 
@@ -103,8 +107,36 @@ pub fn predictor_accuracy(args: &AccuracyArgs) -> Result<i32> {
         accuracy::write_csv(&rows, &path)?;
         println!("wrote {} ({} groups)", path.display(), rows.len());
     }
-    if args.cross_validate {
-        let dir = args.profiles.as_ref().expect("clap requires --profiles");
+    if let (true, Some(dir)) = (args.cross_validate, &args.kernels) {
+        let sets = crate::predictor::measured::KernelSet::load_all(dir)?;
+        let cv = accuracy::cross_validate_gpus(&sets, &cal)?;
+        println!(
+            "leave-one-GPU-out kernel fits (source kernels): each GPU from the others' fits and its spec sheet"
+        );
+        println!(
+            "{:<6} {:<10} {:<26} {:>6} {:>10} {:>8} {:>8} {:>9}",
+            "gpu", "reference", "op", "n", "held-out%", "P90%", "bias%", "fitted%"
+        );
+        for r in &cv {
+            println!(
+                "{:<6} {:<10} {:<26} {:>6} {:>10.1} {:>8.1} {:>+8.1} {:>9.1}",
+                r.gpu,
+                r.reference,
+                r.op,
+                r.n,
+                r.held_out_mape_pct,
+                r.held_out_p90_pct,
+                r.held_out_bias_pct,
+                r.fitted_mape_pct
+            );
+        }
+        if let Some(dir) = &args.output {
+            let path = dir.join("leave_one_gpu_out.csv");
+            accuracy::write_rows(&cv, &path)?;
+            println!("wrote {}", path.display());
+        }
+    }
+    if let (true, Some(dir)) = (args.cross_validate, &args.profiles) {
         let set = crate::predictor::measured::ProfileSet::load(dir)?;
         let cv = accuracy::cross_validate_gemm(&set, &hw)?;
         println!("leave-one-model-out GEMM fit (source vidur), num_tokens >= 32");

@@ -34,6 +34,11 @@ pub struct CalibrateServingArgs {
     /// Skip the leave-one-group-out estimate (one more simulation per point).
     #[arg(long)]
     pub no_cross_validation: bool,
+    /// Write only the `serving` section, per engine without the `default` entry: the form
+    /// `data/calibration/serving.json` ships in (the shipped overheads apply to the engine
+    /// models only, so Vidur's schedulers keep Vidur's behaviour).
+    #[arg(long)]
+    pub serving_only: bool,
     /// Closed-loop points without a request count: requests each client sends.
     #[arg(long, default_value_t = 10)]
     pub requests_per_client: u32,
@@ -68,7 +73,13 @@ pub fn calibrate_serving(args: &CalibrateServingArgs) -> Result<i32> {
     let result = pool.install(|| calibrate::calibrate(&points, &opts));
     let _ = std::fs::remove_dir_all(&work_dir);
     let result = result?;
-    let text = serde_json::to_string_pretty(&result.calibration)?;
+    let text = if args.serving_only {
+        let mut s = result.calibration.serving.clone().unwrap_or_default();
+        s.engines.remove(crate::predictor::serving::DEFAULT_ENGINE);
+        serde_json::to_string_pretty(&s)? + "\n"
+    } else {
+        serde_json::to_string_pretty(&result.calibration)?
+    };
     crate::outdir::write_atomic(&args.output, text.as_bytes())
         .with_context(|| format!("--output {}", args.output.display()))?;
 

@@ -7,6 +7,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 
 use crate::predictor::analytic::calibration::Calibration;
+use crate::predictor::serving::ServingCalibration;
 use crate::report::validation::{self, RunInfo};
 use crate::validate::{self, compare, SetupOptions};
 
@@ -37,6 +38,10 @@ pub struct ValidateArgs {
     /// and tpot_mean_ms 10, ttft_p99_ms, tpot_p99_ms and e2e_p99_s 15.
     #[arg(long = "threshold", value_parser = parse_threshold)]
     pub thresholds: Vec<compare::Threshold>,
+    /// Run the kernels alone, without the calibration's serving overheads (how much of the
+    /// error they close).
+    #[arg(long)]
+    pub no_serving_overheads: bool,
     /// Closed-loop points without a request count: requests each client sends (the total is
     /// concurrency × this, at least 64).
     #[arg(long, default_value_t = 10)]
@@ -64,31 +69,31 @@ fn thresholds(given: &[compare::Threshold]) -> Vec<compare::Threshold> {
 
 /// The calibration at `path` (or the embedded one) and how to describe it.
 pub(super) fn load_calibration(path: Option<&PathBuf>) -> Result<(Calibration, String)> {
-    Ok(match path {
-        Some(p) => {
-            let c = Calibration::load(p).context("--calibration")?;
-            let what = match &c.serving {
-                Some(s) => format!(
-                    "{} (serving overheads for {})",
-                    p.display(),
-                    s.engines.keys().cloned().collect::<Vec<_>>().join(", ")
-                ),
-                None => format!("{} (kernels only, no serving overheads)", p.display()),
-            };
-            (c, what)
-        }
-        None => (
-            Calibration::embedded(),
-            "embedded (kernels only, no serving overheads)".into(),
+    let (c, name) = match path {
+        Some(p) => (
+            Calibration::load(p).context("--calibration")?,
+            p.display().to_string(),
         ),
-    })
+        None => (Calibration::embedded(), "embedded".to_string()),
+    };
+    let what = match &c.serving {
+        Some(s) => format!(
+            "{name} (serving overheads for {})",
+            s.engines.keys().cloned().collect::<Vec<_>>().join(", ")
+        ),
+        None => format!("{name} (kernels only, no serving overheads)"),
+    };
+    Ok((c, what))
 }
 
 /// Run `validate`; returns the exit code.
 pub fn validate_cmd(args: &ValidateArgs) -> Result<i32> {
     let start = Instant::now();
     let (points, sources) = validate::load_measured(&args.measured)?;
-    let (cal, cal_text) = load_calibration(args.calibration.as_ref())?;
+    let (cal, mut cal_text) = load_calibration(args.calibration.as_ref())?;
+    if args.no_serving_overheads {
+        cal_text = format!("{cal_text}, kernels only (--no-serving-overheads)");
+    }
     let calibration = match &args.calibration {
         Some(p) => Some(
             std::fs::canonicalize(p)
@@ -101,7 +106,11 @@ pub fn validate_cmd(args: &ValidateArgs) -> Result<i32> {
     let opts = SetupOptions {
         requests_per_client: args.requests_per_client,
         calibration,
-        serving: cal.serving.is_some(),
+        serving: cal
+            .serving
+            .as_ref()
+            .filter(|_| !args.no_serving_overheads)
+            .map(ServingCalibration::engine_names),
         ..Default::default()
     };
     let target = super::prepare_output(&args.output, &["comparison.csv", "summary.json"])?;

@@ -14,6 +14,9 @@ use crate::predictor::{
 use crate::predictor::{PredictorError, VidurTablesPredictor};
 use crate::sim::SimConfig;
 
+/// `predictor.analytic.serving_engine` value that turns the serving overheads off.
+pub const NO_SERVING_ENGINE: &str = "none";
+
 /// Why a predictor could not be built; `field` names the config field at fault.
 #[derive(Debug, thiserror::Error)]
 #[error("field '{field}': {msg}")]
@@ -106,8 +109,17 @@ pub fn build(
                 });
             };
             let (kernels, info) = analytic_kernels(a, sim, g, cal)?;
+            // The engine models carry their engine's overheads unless the config names another
+            // engine (or `none`); Vidur's schedulers get only a calibration's `default` entry.
+            let engine = a
+                .serving_engine
+                .as_deref()
+                .or(sim.scheduler.kind().serving_engine());
+            if engine == Some(NO_SERVING_ENGINE) {
+                return Ok(Box::new(kernels));
+            }
             let serving = cal.serving.as_ref();
-            match serving.and_then(|s| s.terms(a.serving_engine.as_deref())) {
+            match serving.and_then(|s| s.terms(engine)) {
                 Some((engine, terms)) if !terms.is_zero() => {
                     Box::new(WithOverheads::new(kernels, terms, &info.name, engine))
                 }

@@ -9,6 +9,9 @@
 //! num_pipeline_stages: 1
 //! num_replicas: 1
 //! memory_margin_fraction: 0.1
+//! precision: fp8                    # optional; bf16 | fp8 (linear layers); default: the model's
+//!                                   # (fp8 for a checkpoint with an FP8 quantization_config)
+//! kv_cache_dtype: fp8               # optional; auto (16-bit) | fp8; default: the model's
 //! scheduler: {type: sarathi, chunk_size: 512, batch_size_cap: 128}
 //! router: round_robin                # round_robin | lor | random
 //! workload: {trace_replay: {trace_file: trace.csv, time_scale_factor: 0.4}}
@@ -35,6 +38,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::{ConfigError, FieldError};
+use crate::catalog::hf::{KvCacheDtype, Precision};
 use crate::catalog::{self, GpuSpec, HardwareCatalog};
 use crate::compat::Compat;
 use crate::predictor::VidurTablesOptions;
@@ -79,6 +83,14 @@ pub struct SimFile {
     /// Memory held back (default 0.1).
     #[serde(default = "margin")]
     pub memory_margin_fraction: f64,
+    /// Number format of the linear layers' weights and activations (default: the model's,
+    /// i.e. `fp8` for a checkpoint whose `quantization_config` is FP8, else `bf16`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub precision: Option<Precision>,
+    /// KV-cache element type (default: the model's, `auto` = 16-bit unless the checkpoint
+    /// ships FP8 KV-cache scales).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kv_cache_dtype: Option<KvCacheDtype>,
     /// Replica scheduler.
     pub scheduler: SchedulerConfig,
     /// Global router (default round_robin).
@@ -158,8 +170,10 @@ pub struct AnalyticConfig {
     #[serde(default = "yes")]
     pub embedding_and_lm_head: bool,
     /// Whose serving overheads from the calibration's `serving` section to add (`vllm`,
-    /// `sglang`, `trtllm`, ...; default: its `default` entry). Nothing is added when the
-    /// calibration has no `serving` section (the embedded one has none yet).
+    /// `sglang`, `trtllm`, ...; its `default` entry where it has none for that engine), or
+    /// `none` for the kernels alone. Default: the engine model's own (`vllm_v1` → `vllm`,
+    /// `sglang`, `trtllm`; the embedded calibration ships all three), else the calibration's
+    /// `default` entry (Vidur's schedulers: none in the embedded calibration).
     #[serde(default)]
     pub serving_engine: Option<String>,
 }
@@ -252,7 +266,7 @@ pub fn load(path: &Path) -> Result<SimRun, ConfigError> {
         .check()
         .map_err(|e| ConfigError::field(path, e))?;
     let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    let model = catalog::resolve_model(&file.model, &base_dir)
+    let mut model = catalog::resolve_model(&file.model, &base_dir)
         .map_err(|e| ConfigError::invalid(path, format!("field 'model': {e}")))?;
     let hardware = match &file.hardware {
         Some(h) => HardwareCatalog::with_overrides(&resolve(&base_dir, h))
@@ -277,6 +291,7 @@ pub fn load(path: &Path) -> Result<SimRun, ConfigError> {
         };
         ConfigError::invalid(path, format!("field '{field}': {e}"))
     })?;
+    serving_formats(&file, &mut model, gpu.as_ref()).map_err(|e| ConfigError::invalid(path, e))?;
     let sim = SimConfig {
         model,
         device,
@@ -303,6 +318,65 @@ pub fn load(path: &Path) -> Result<SimRun, ConfigError> {
         base_dir,
         gpu,
     })
+}
+
+/// Set the number formats `model` is served in (the file's `precision` and `kv_cache_dtype`,
+/// else the checkpoint's) and check they can be priced: FP8 GEMMs need FP8 tensor cores (the
+/// catalog's `fp8_dense_tflops`), and only the analytic predictor has FP8 fits; `compat:
+/// vidur` repeats Vidur, which knows 16 bits only. The message names the field.
+fn serving_formats(
+    file: &SimFile,
+    model: &mut catalog::ModelSpec,
+    gpu: Option<&GpuSpec>,
+) -> Result<(), String> {
+    let from_model = |field: &str, given: bool| {
+        if given {
+            format!("field '{field}'")
+        } else {
+            format!(
+                "field '{field}' (default from model {}, an FP8 checkpoint)",
+                model.name
+            )
+        }
+    };
+    let precision = file.precision.unwrap_or(model.precision);
+    let kv = file.kv_cache_dtype.unwrap_or(model.kv_cache_dtype);
+    let analytic = matches!(file.predictor, PredictorConfig::Analytic(_));
+    if precision == Precision::Fp8 {
+        let field = from_model("precision", file.precision.is_some());
+        if file.compat.is_vidur() {
+            return Err(format!(
+                "{field}: fp8 cannot be simulated with compat: vidur (Vidur models 16-bit weights only); use precision: bf16 or compat: default"
+            ));
+        }
+        if !analytic {
+            return Err(format!(
+                "{field}: fp8 GEMMs are priced by the analytic predictor only (the profiles and Vidur tables are 16-bit)"
+            ));
+        }
+        if let Some(g) = gpu.filter(|g| g.fp8_dense_tflops.is_none()) {
+            return Err(format!(
+                "{field}: fp8 needs FP8 tensor cores and device {} has none (no fp8_dense_tflops in the hardware catalog); use precision: bf16",
+                g.name
+            ));
+        }
+    }
+    if kv == KvCacheDtype::Fp8 {
+        let field = from_model("kv_cache_dtype", file.kv_cache_dtype.is_some());
+        if file.compat.is_vidur() {
+            return Err(format!(
+                "{field}: an fp8 KV cache cannot be simulated with compat: vidur; use kv_cache_dtype: auto or compat: default"
+            ));
+        }
+        if !analytic {
+            return Err(format!(
+                "{field}: an fp8 KV cache is priced by the analytic predictor only"
+            ));
+        }
+    }
+    model.precision = precision;
+    model.kv_cache_dtype = kv;
+    Ok(())
 }
 
 /// A tensor-parallel group spans one node: its all-reduce runs over the node's links, and a

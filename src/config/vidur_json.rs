@@ -171,6 +171,8 @@ pub fn load(path: &Path, trace: Option<&Path>) -> Result<VidurRun, ConfigError> 
         // Vidur derives the head size as E / Hq; set below once Hq is known to be positive.
         head_dim: 0,
         dtype_bytes: 2,
+        precision: Default::default(),
+        kv_cache_dtype: Default::default(),
     };
     if model.num_q_heads == 0 || model.num_layers == 0 || model.embedding_dim == 0 {
         return Err(ConfigError::invalid(path, "field 'cluster_config.replica_config.model_config': num_layers, num_q_heads and embedding_dim must be positive"));
@@ -264,6 +266,13 @@ pub fn load(path: &Path, trace: Option<&Path>) -> Result<VidurRun, ConfigError> 
             } else {
                 SchedulerConfig::FasterTransformer(c)
             }
+        }
+        // The name match above yields only Vidur's five; the engine models have no Vidur name.
+        SchedulerKind::VllmV1 | SchedulerKind::Sglang | SchedulerKind::Trtllm => {
+            return Err(ConfigError::invalid(
+                path,
+                format!("field 'cluster_config.replica_scheduler_config.name': '{sname}' is not a Vidur scheduler"),
+            ))
         }
     };
 

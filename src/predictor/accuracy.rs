@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use super::analytic::calibration::Calibration;
+use super::analytic::calibration::{source, Calibration, GpuCalibration};
 use super::analytic::curves::Roofline;
 use super::analytic::fit::{arch_of_sm, gpu_name_of_folder, percentile, shape_of_row, DeviceFrame};
 use super::analytic::{AnalyticOptions, AnalyticPredictor, GpuInfo, LayerShape};
@@ -88,6 +88,7 @@ fn gpu_info_of_system(k: &KernelSet, cal: &Calibration) -> GpuInfo {
             mem_bw: k.system.mem_bw,
             sms,
         },
+        fp8_flops: k.system.fp8_flops,
         intra_node_bw_gbps: k.system.intra_node_bw / 1e9,
         intra_node_latency_us: k.system.p2p_latency * 1e6,
         inter_node_bw_gbps: k.system.inter_node_bw / 1e9,
@@ -403,6 +404,118 @@ pub fn cross_validate_gemm(
                     fitted_mape_pct: all_sum / n as f64,
                 });
             }
+        }
+    }
+    Ok(out)
+}
+
+/// One line of `leave_one_gpu_out.csv`: a GPU's kernel tables priced with no fit of its own,
+/// from the other GPUs' fits through the spec-sheet path a GPU without measurements takes.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct GpuCrossValidationRow {
+    /// The held-out GPU.
+    pub gpu: String,
+    /// The calibrated GPU each operator family's fit was borrowed from (`h100`), as the
+    /// predictor's provenance names it.
+    pub reference: String,
+    /// Operator class, as in `accuracy.csv` (`gemm`, `attn_prefill`, `attn_decode`,
+    /// `all_reduce/vllm_graph`, `all_reduce/vllm_eager`).
+    pub op: String,
+    /// Measured rows.
+    pub n: usize,
+    /// MAPE predicted from the other GPUs' fits and the held-out GPU's spec sheet.
+    pub held_out_mape_pct: f64,
+    /// 90th-percentile absolute error of the same.
+    pub held_out_p90_pct: f64,
+    /// Mean signed error of the same (positive: the predictor is slow).
+    pub held_out_bias_pct: f64,
+    /// MAPE with the GPU's own fits (for comparison).
+    pub fitted_mape_pct: f64,
+}
+
+/// Add `base`'s non-kernel fits to `cal`. The predictor also needs
+/// elementwise fits (norms, LM head sampling), which kernel tables do not hold; Vidur-profile
+/// fits supply them. They price none of the kernel-table rows.
+fn lend_other_sources(cal: &mut Calibration, base: &Calibration) {
+    for (other, g) in &base.gpus {
+        let e = cal
+            .gpus
+            .entry(other.clone())
+            .or_insert_with(|| GpuCalibration {
+                sources: BTreeMap::new(),
+                ..g.clone()
+            });
+        for (src, fits) in g.sources.iter().filter(|(s, _)| *s != source::KERNELS) {
+            e.sources.entry(src.clone()).or_insert_with(|| fits.clone());
+        }
+    }
+}
+
+/// Leave-one-GPU-out validation of the kernel-table fits: fit every GPU's tables as
+/// `calibrate-kernels` does, then for each GPU drop its entry, so the predictor prices it as
+/// a GPU without measurements (same architecture, else Hopper, then Ampere; the held-out
+/// GPU's own spec-sheet peaks, SM count and link bandwidth), and judge it on its tables.
+/// Each GPU's fits use only its own tables, so dropping the entry is the same as refitting on
+/// the others. Peaks and SM counts come from each folder's `system.yaml` and the embedded
+/// catalog, as in `calibrate-kernels`. `base` (the calibration in use) lends its non-kernel
+/// fits, which the predictor needs but these rows never use; the held-out GPU's are dropped
+/// with the rest of its entry.
+pub fn cross_validate_gpus(
+    sets: &[KernelSet],
+    base: &Calibration,
+) -> Result<Vec<GpuCrossValidationRow>, PredictorError> {
+    use super::analytic::fit::calibrate;
+    let mut full = calibrate(
+        sets,
+        &ProfileSet::default(),
+        DeviceFrame::embedded,
+        "predictor-accuracy --cross-validate",
+        "leave-one-gpu-out",
+    )?;
+    lend_other_sources(&mut full, base);
+    let has_kernels = |g: &GpuCalibration| g.sources.contains_key(source::KERNELS);
+    let class_mape = |samples: &[Sample]| -> BTreeMap<String, AccuracyRow> {
+        summarize(samples)
+            .into_iter()
+            .filter(|r| r.gpu != "all" && r.model == "all" && r.tokens == "all")
+            .map(|r| (r.op.clone(), r))
+            .collect()
+    };
+    let mut out = Vec::new();
+    for held in sets {
+        let name = gpu_name_of_folder(&held.gpu);
+        let fitted = class_mape(&kernel_samples(
+            std::slice::from_ref(held),
+            &full,
+            source::KERNELS,
+        )?);
+        let mut rest = full.clone();
+        rest.gpus.remove(&name);
+        if !rest.gpus.values().any(has_kernels) {
+            continue;
+        }
+        let gpu = gpu_info_of_system(held, &rest);
+        // Every GPU here has every family fitted, so one reference serves them all.
+        let reference = rest
+            .reference(&gpu.name, &gpu.arch, has_kernels)
+            .map_or("-", |(n, _)| n)
+            .to_string();
+        let held_out = class_mape(&kernel_samples(
+            std::slice::from_ref(held),
+            &rest,
+            source::KERNELS,
+        )?);
+        for (op, r) in held_out {
+            out.push(GpuCrossValidationRow {
+                gpu: name.clone(),
+                reference: reference.clone(),
+                fitted_mape_pct: fitted.get(&op).map_or(f64::NAN, |f| f.mape_pct),
+                op,
+                n: r.n,
+                held_out_mape_pct: r.mape_pct,
+                held_out_p90_pct: r.p90_pct,
+                held_out_bias_pct: r.bias_pct,
+            });
         }
     }
     Ok(out)

@@ -184,6 +184,11 @@ impl ServingCalibration {
             .map(|(k, t)| (k.as_str(), t))
     }
 
+    /// The engines with terms (with [`DEFAULT_ENGINE`] if the calibration has that entry).
+    pub fn engine_names(&self) -> std::collections::BTreeSet<String> {
+        self.engines.keys().cloned().collect()
+    }
+
     /// Check every engine's terms.
     pub fn check(&self) -> Result<(), ImplausibleTerm> {
         self.engines.iter().try_for_each(|(e, t)| t.check(e))

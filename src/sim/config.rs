@@ -7,6 +7,10 @@ use serde::{Deserialize, Serialize};
 /// a search space alike.
 pub const DEFAULT_CHUNK_SIZE: u32 = 512;
 
+/// SGLang's request-pool ceiling: `max_running_requests` never exceeds it when derived
+/// (engines.md §3.7).
+pub const SGLANG_MAX_RUNNING_REQUESTS_CEILING: u32 = 4096;
+
 /// Replica scheduler family.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -21,6 +25,13 @@ pub enum SchedulerKind {
     Lightllm,
     /// FasterTransformer: static batching.
     FasterTransformer,
+    /// vLLM V1 (0.10–0.12): one token budget per step, running requests first (engines.md §2).
+    VllmV1,
+    /// SGLang 0.5.x: prefill-only steps before decode-only steps (engines.md §3).
+    Sglang,
+    /// TensorRT-LLM 1.0–1.2 PyTorch backend: in-flight batching with full KV reservation
+    /// (engines.md §4).
+    Trtllm,
 }
 
 impl SchedulerKind {
@@ -32,6 +43,25 @@ impl SchedulerKind {
             SchedulerKind::Sarathi => "sarathi",
             SchedulerKind::Lightllm => "lightllm",
             SchedulerKind::FasterTransformer => "faster_transformer",
+            SchedulerKind::VllmV1 => "vllm_v1",
+            SchedulerKind::Sglang => "sglang",
+            SchedulerKind::Trtllm => "trtllm",
+        }
+    }
+
+    /// One of today's engines (`vllm_v1`, `sglang`, `trtllm`) rather than Vidur's five.
+    pub fn is_engine_model(self) -> bool {
+        self.serving_engine().is_some()
+    }
+
+    /// The engine whose serving overheads (the calibration's `serving.engines` key) go with
+    /// this scheduler by default: the engine models' own; Vidur's schedulers have none.
+    pub fn serving_engine(self) -> Option<&'static str> {
+        match self {
+            SchedulerKind::VllmV1 => Some("vllm"),
+            SchedulerKind::Sglang => Some("sglang"),
+            SchedulerKind::Trtllm => Some("trtllm"),
+            _ => None,
         }
     }
 }
@@ -53,6 +83,33 @@ fn default_max_tokens_in_batch() -> u32 {
 }
 fn default_max_waiting_iters() -> u32 {
     10
+}
+fn default_vllm_v1_max_num_batched_tokens() -> u32 {
+    8192
+}
+fn default_vllm_v1_max_num_seqs() -> u32 {
+    1024
+}
+fn default_sglang_block_size() -> u32 {
+    1
+}
+fn default_sglang_chunked_prefill_size() -> u32 {
+    8192
+}
+fn default_sglang_max_prefill_tokens() -> u32 {
+    16384
+}
+fn default_sglang_schedule_conservativeness() -> f64 {
+    1.0
+}
+fn default_trtllm_block_size() -> u32 {
+    32
+}
+fn default_trtllm_max_batch_size() -> u32 {
+    2048
+}
+fn default_trtllm_max_num_tokens() -> u32 {
+    8192
 }
 
 /// vLLM knobs.
@@ -131,6 +188,92 @@ pub struct LightllmConfig {
     pub max_waiting_iters: u32,
 }
 
+/// vLLM V1 knobs (vLLM 0.10.2–0.12.0, `vllm serve`; engines.md §2.3–2.6). The KV pool is the
+/// memory planner's: vLLM's `gpu_memory_utilization` (default 0.9, a share of total memory,
+/// §2.7) corresponds to `1 − memory_margin_fraction` (the planner's default margin 0.1).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VllmV1Config {
+    /// Token budget of one step, shared by decodes and prompt chunks
+    /// (`--max-num-batched-tokens`; default 8192, the `vllm serve` default on ≥70 GiB GPUs other
+    /// than A100; 2048 on A100 and smaller GPUs; §2.6).
+    #[serde(default = "default_vllm_v1_max_num_batched_tokens")]
+    pub max_num_batched_tokens: u32,
+    /// Most admitted requests, checked only when admitting (`--max-num-seqs`; default 1024,
+    /// 256 on A100 and smaller GPUs; §2.6).
+    #[serde(default = "default_vllm_v1_max_num_seqs")]
+    pub max_num_seqs: u32,
+    /// Cap on one request's prompt tokens per step; 0 = off (`--long-prefill-token-threshold`;
+    /// default 0; §2.3).
+    #[serde(default)]
+    pub long_prefill_token_threshold: u32,
+    /// KV block size in tokens (`--block-size`; default 16 on CUDA for non-MLA models; §2.6).
+    #[serde(default = "default_block_size")]
+    pub block_size: u32,
+    /// Override the memory planner's KV block count.
+    #[serde(default)]
+    pub num_blocks: Option<u64>,
+}
+
+/// SGLang knobs (SGLang 0.5.2–0.5.9; engines.md §3.3–3.7). The KV pool is the memory planner's:
+/// SGLang's `mem_fraction_static` (0.835 on H100, 0.907 on H200 for TP1 in 0.5.5, §3.7–3.8)
+/// corresponds to `1 − memory_margin_fraction`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SglangConfig {
+    /// Prompt tokens of one prefill step (`--chunked-prefill-size`; default 8192, the tier of
+    /// 60–160 GiB GPUs such as A100-80GB, H100 and H200; 4096 for 35–60 GiB, 16384 from
+    /// 160 GiB; §3.7). Chunking cannot be disabled here.
+    #[serde(default = "default_sglang_chunked_prefill_size")]
+    pub chunked_prefill_size: u32,
+    /// Prompt tokens of one prefill batch before chunking (`--max-prefill-tokens`; default
+    /// 16384; §3.4, §3.7).
+    #[serde(default = "default_sglang_max_prefill_tokens")]
+    pub max_prefill_tokens: u32,
+    /// Most running requests (`--max-running-requests`; default unset: the engine derives
+    /// `min(pool_tokens / 2, min(max(pool_tokens / context_len · 512, 2048), 4096))` from the
+    /// KV pool, §3.7, and so does this model).
+    #[serde(default)]
+    pub max_running_requests: Option<u32>,
+    /// Scales the initial new-token ratio of the admission estimate
+    /// (`--schedule-conservativeness`; default 1.0; §3.5).
+    #[serde(default = "default_sglang_schedule_conservativeness")]
+    pub schedule_conservativeness: f64,
+    /// KV page size in tokens (`--page-size`; default 1, token-granular KV with the
+    /// FA3/FlashInfer/Triton backends; §3.7).
+    #[serde(default = "default_sglang_block_size")]
+    pub block_size: u32,
+    /// Override the memory planner's KV block (page) count.
+    #[serde(default)]
+    pub num_blocks: Option<u64>,
+}
+
+/// TensorRT-LLM knobs (1.0–1.2, PyTorch backend, `trtllm-serve`; engines.md §4.3–4.5). The KV
+/// pool is the memory planner's: TRT-LLM's `free_gpu_memory_fraction` 0.9 applies to the memory
+/// left after weights and the activation peak (§4.6), which the planner approximates with
+/// `memory_margin_fraction` of the total.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrtllmConfig {
+    /// Most requests in one step (`max_batch_size`; default 2048; §4.5).
+    #[serde(default = "default_trtllm_max_batch_size")]
+    pub max_batch_size: u32,
+    /// Token budget of one step (`max_num_tokens`; default 8192; §4.5).
+    #[serde(default = "default_trtllm_max_num_tokens")]
+    pub max_num_tokens: u32,
+    /// Split prompts across steps (`enable_chunked_prefill`; default false; §4.4–4.5). Without
+    /// it a prompt longer than `max_num_tokens` can never run.
+    #[serde(default)]
+    pub enable_chunked_context: bool,
+    /// KV block size in tokens (`kv_cache_config.tokens_per_block`; default 32; §4.5). Also
+    /// the chunk unit when chunking (§4.4).
+    #[serde(default = "default_trtllm_block_size")]
+    pub block_size: u32,
+    /// Override the memory planner's KV block count.
+    #[serde(default)]
+    pub num_blocks: Option<u64>,
+}
+
 /// Replica scheduler and its knobs, one variant per family: a knob that does not apply to the
 /// chosen `type` is an unknown field and fails to parse.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -146,6 +289,12 @@ pub enum SchedulerConfig {
     Lightllm(LightllmConfig),
     /// FasterTransformer.
     FasterTransformer(ReservationConfig),
+    /// vLLM V1.
+    VllmV1(VllmV1Config),
+    /// SGLang.
+    Sglang(SglangConfig),
+    /// TensorRT-LLM.
+    Trtllm(TrtllmConfig),
 }
 
 impl SchedulerConfig {
@@ -179,6 +328,28 @@ impl SchedulerConfig {
             }),
             SchedulerKind::Orca => SchedulerConfig::Orca(reservation()),
             SchedulerKind::FasterTransformer => SchedulerConfig::FasterTransformer(reservation()),
+            SchedulerKind::VllmV1 => SchedulerConfig::VllmV1(VllmV1Config {
+                max_num_batched_tokens: default_vllm_v1_max_num_batched_tokens(),
+                max_num_seqs: default_vllm_v1_max_num_seqs(),
+                long_prefill_token_threshold: 0,
+                block_size: default_block_size(),
+                num_blocks: None,
+            }),
+            SchedulerKind::Sglang => SchedulerConfig::Sglang(SglangConfig {
+                chunked_prefill_size: default_sglang_chunked_prefill_size(),
+                max_prefill_tokens: default_sglang_max_prefill_tokens(),
+                max_running_requests: None,
+                schedule_conservativeness: default_sglang_schedule_conservativeness(),
+                block_size: default_sglang_block_size(),
+                num_blocks: None,
+            }),
+            SchedulerKind::Trtllm => SchedulerConfig::Trtllm(TrtllmConfig {
+                max_batch_size: default_trtllm_max_batch_size(),
+                max_num_tokens: default_trtllm_max_num_tokens(),
+                enable_chunked_context: false,
+                block_size: default_trtllm_block_size(),
+                num_blocks: None,
+            }),
         }
     }
 
@@ -190,16 +361,26 @@ impl SchedulerConfig {
             SchedulerConfig::Sarathi(_) => SchedulerKind::Sarathi,
             SchedulerConfig::Lightllm(_) => SchedulerKind::Lightllm,
             SchedulerConfig::FasterTransformer(_) => SchedulerKind::FasterTransformer,
+            SchedulerConfig::VllmV1(_) => SchedulerKind::VllmV1,
+            SchedulerConfig::Sglang(_) => SchedulerKind::Sglang,
+            SchedulerConfig::Trtllm(_) => SchedulerKind::Trtllm,
         }
     }
 
-    /// Maximum running requests per replica.
+    /// Maximum running requests per replica: the engine's request cap for the engine models
+    /// (`max_num_seqs`, `max_running_requests`, `max_batch_size`). SGLang's unset cap reads as
+    /// 4096, the ceiling of its derived value (engines.md §3.7).
     pub fn batch_size_cap(&self) -> u32 {
         match self {
             SchedulerConfig::Vllm(c) => c.batch_size_cap,
             SchedulerConfig::Sarathi(c) => c.batch_size_cap,
             SchedulerConfig::Lightllm(c) => c.batch_size_cap,
             SchedulerConfig::Orca(c) | SchedulerConfig::FasterTransformer(c) => c.batch_size_cap,
+            SchedulerConfig::VllmV1(c) => c.max_num_seqs,
+            SchedulerConfig::Sglang(c) => c
+                .max_running_requests
+                .unwrap_or(SGLANG_MAX_RUNNING_REQUESTS_CEILING),
+            SchedulerConfig::Trtllm(c) => c.max_batch_size,
         }
     }
 
@@ -212,6 +393,9 @@ impl SchedulerConfig {
             SchedulerConfig::Orca(c) | SchedulerConfig::FasterTransformer(c) => {
                 c.batch_size_cap = cap
             }
+            SchedulerConfig::VllmV1(c) => c.max_num_seqs = cap,
+            SchedulerConfig::Sglang(c) => c.max_running_requests = Some(cap),
+            SchedulerConfig::Trtllm(c) => c.max_batch_size = cap,
         }
     }
 
@@ -222,6 +406,9 @@ impl SchedulerConfig {
             SchedulerConfig::Sarathi(c) => c.block_size,
             SchedulerConfig::Lightllm(_) => 1,
             SchedulerConfig::Orca(c) | SchedulerConfig::FasterTransformer(c) => c.block_size,
+            SchedulerConfig::VllmV1(c) => c.block_size,
+            SchedulerConfig::Sglang(c) => c.block_size,
+            SchedulerConfig::Trtllm(c) => c.block_size,
         }
     }
 
@@ -241,6 +428,9 @@ impl SchedulerConfig {
             SchedulerConfig::Sarathi(c) => c.num_blocks,
             SchedulerConfig::Lightllm(c) => c.num_blocks,
             SchedulerConfig::Orca(c) | SchedulerConfig::FasterTransformer(c) => c.num_blocks,
+            SchedulerConfig::VllmV1(c) => c.num_blocks,
+            SchedulerConfig::Sglang(c) => c.num_blocks,
+            SchedulerConfig::Trtllm(c) => c.num_blocks,
         }
     }
 
@@ -251,6 +441,9 @@ impl SchedulerConfig {
             SchedulerConfig::Sarathi(c) => c.num_blocks = n,
             SchedulerConfig::Lightllm(c) => c.num_blocks = n,
             SchedulerConfig::Orca(c) | SchedulerConfig::FasterTransformer(c) => c.num_blocks = n,
+            SchedulerConfig::VllmV1(c) => c.num_blocks = n,
+            SchedulerConfig::Sglang(c) => c.num_blocks = n,
+            SchedulerConfig::Trtllm(c) => c.num_blocks = n,
         }
     }
 
@@ -275,6 +468,56 @@ impl SchedulerConfig {
     /// names the field.
     pub fn validate(&self, num_stages: u32) -> Result<(), String> {
         let k = self.kind();
+        // The engine models' knobs first, so an error names the engine's own field.
+        match self {
+            SchedulerConfig::VllmV1(c) => {
+                if c.max_num_batched_tokens == 0 {
+                    return Err("scheduler.max_num_batched_tokens must be at least 1".into());
+                }
+                if c.max_num_seqs == 0 {
+                    return Err("scheduler.max_num_seqs must be at least 1".into());
+                }
+            }
+            SchedulerConfig::Sglang(c) => {
+                if c.chunked_prefill_size == 0 {
+                    return Err("scheduler.chunked_prefill_size must be at least 1".into());
+                }
+                if c.max_prefill_tokens == 0 {
+                    return Err("scheduler.max_prefill_tokens must be at least 1".into());
+                }
+                if c.block_size > 0 && !c.chunked_prefill_size.is_multiple_of(c.block_size) {
+                    return Err(format!(
+                        "scheduler.chunked_prefill_size ({}) must be a multiple of scheduler.block_size ({}), as SGLang requires of its page size",
+                        c.chunked_prefill_size, c.block_size
+                    ));
+                }
+                if c.max_running_requests == Some(0) {
+                    return Err("scheduler.max_running_requests must be at least 1".into());
+                }
+                if !(c.schedule_conservativeness.is_finite() && c.schedule_conservativeness > 0.0) {
+                    return Err(format!(
+                        "scheduler.schedule_conservativeness must be a finite number > 0, got {}",
+                        c.schedule_conservativeness
+                    ));
+                }
+            }
+            SchedulerConfig::Trtllm(c) => {
+                if c.max_batch_size == 0 {
+                    return Err("scheduler.max_batch_size must be at least 1".into());
+                }
+                if c.max_num_tokens == 0 {
+                    return Err("scheduler.max_num_tokens must be at least 1".into());
+                }
+                // Chunks are whole blocks but the last, so a smaller budget never fits one.
+                if c.enable_chunked_context && c.max_num_tokens < c.block_size {
+                    return Err(format!(
+                        "scheduler.max_num_tokens ({}) must be at least scheduler.block_size ({}) with enable_chunked_context",
+                        c.max_num_tokens, c.block_size
+                    ));
+                }
+            }
+            _ => {}
+        }
         if self.batch_size_cap() == 0 {
             return Err("scheduler.batch_size_cap must be at least 1".into());
         }
@@ -397,6 +640,9 @@ mod tests {
             SchedulerKind::Sarathi,
             SchedulerKind::Lightllm,
             SchedulerKind::FasterTransformer,
+            SchedulerKind::VllmV1,
+            SchedulerKind::Sglang,
+            SchedulerKind::Trtllm,
         ]
         .into_iter()
         .map(SchedulerConfig::new)
@@ -408,6 +654,78 @@ mod tests {
             assert_eq!(parse(&text).unwrap(), c, "{text}");
             let json = serde_json::to_string(&c).unwrap();
             assert_eq!(serde_json::from_str::<SchedulerConfig>(&json).unwrap(), c);
+        }
+    }
+
+    #[test]
+    fn engine_models_parse_with_their_defaults_and_refuse_foreign_knobs() {
+        let v = parse("{type: vllm_v1}").unwrap();
+        assert_eq!(v, SchedulerConfig::new(SchedulerKind::VllmV1));
+        assert_eq!(
+            (v.kind(), v.batch_size_cap(), v.block_size(), v.num_blocks()),
+            (SchedulerKind::VllmV1, 1024, 16, None)
+        );
+        let SchedulerConfig::VllmV1(c) = &v else {
+            panic!("{v:?}")
+        };
+        assert_eq!(c.max_num_batched_tokens, 8192);
+        let s = parse("{type: sglang, max_running_requests: 48}").unwrap();
+        assert_eq!((s.batch_size_cap(), s.block_size()), (48, 1));
+        assert_eq!(
+            parse("{type: sglang}").unwrap().batch_size_cap(),
+            SGLANG_MAX_RUNNING_REQUESTS_CEILING
+        );
+        let t = parse("{type: trtllm, enable_chunked_context: true, num_blocks: 9}").unwrap();
+        assert_eq!((t.batch_size_cap(), t.block_size()), (2048, 32));
+        assert_eq!(t.num_blocks(), Some(9));
+        for c in [&v, &s, &t] {
+            assert_eq!(c.watermark_blocks_fraction(), 0.0);
+            assert_eq!((c.chunk_size(), c.max_tokens_in_batch()), (None, None));
+            assert!(c.validate(1).is_ok());
+        }
+        let mut t2 = t.clone();
+        t2.set_batch_size_cap(7);
+        t2.set_num_blocks(None);
+        assert_eq!((t2.batch_size_cap(), t2.num_blocks()), (7, None));
+        for (yaml, knob) in [
+            ("{type: vllm_v1, chunk_size: 512}", "chunk_size"),
+            ("{type: vllm_v1, batch_size_cap: 8}", "batch_size_cap"),
+            ("{type: sglang, max_num_seqs: 8}", "max_num_seqs"),
+            (
+                "{type: trtllm, chunked_prefill_size: 8}",
+                "chunked_prefill_size",
+            ),
+        ] {
+            let e = parse(yaml).unwrap_err();
+            assert!(e.contains(knob), "{yaml}: {e}");
+        }
+        for (yaml, field) in [
+            (
+                "{type: vllm_v1, max_num_batched_tokens: 0}",
+                "max_num_batched_tokens",
+            ),
+            ("{type: vllm_v1, max_num_seqs: 0}", "max_num_seqs"),
+            (
+                "{type: sglang, chunked_prefill_size: 0}",
+                "chunked_prefill_size",
+            ),
+            (
+                "{type: sglang, schedule_conservativeness: 0}",
+                "schedule_conservativeness",
+            ),
+            ("{type: trtllm, max_num_tokens: 0}", "max_num_tokens"),
+            ("{type: trtllm, block_size: 0}", "block_size"),
+            (
+                "{type: sglang, block_size: 16, chunked_prefill_size: 8}",
+                "multiple",
+            ),
+            (
+                "{type: trtllm, enable_chunked_context: true, max_num_tokens: 16}",
+                "enable_chunked_context",
+            ),
+        ] {
+            let e = parse(yaml).unwrap().validate(1).unwrap_err();
+            assert!(e.contains(field), "{yaml}: {e}");
         }
     }
 

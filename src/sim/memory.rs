@@ -36,10 +36,18 @@ pub fn plan(
     compat: Compat,
 ) -> Result<MemoryPlan, SimError> {
     let available = device.total_memory_gb * 1024f64.powi(3) * (1.0 - memory_margin_fraction);
-    // Weights and KV in 16 bits whatever the checkpoint's dtype: vLLM's `dtype=auto` serves
-    // FP32 checkpoints in FP16/BF16, and the predictors price BF16 kernels.
+    // 16-bit weights and KV whatever the checkpoint's dtype (vLLM's `dtype=auto` serves FP32
+    // checkpoints in FP16/BF16), unless the model is served in FP8: then the linear layers
+    // hold 1 byte per weight (embeddings, LM head and norms stay 16-bit in FP8 checkpoints)
+    // and an FP8 KV cache 1 byte per element. Vidur mode departs from neither: Vidur knows
+    // only 16 bits, and its planner is repeated bit for bit.
+    let (weight_bytes, kv_bytes) = if compat.is_vidur() {
+        (2.0, 2.0)
+    } else {
+        (model.precision.weight_bytes(), model.kv_cache_dtype.bytes())
+    };
     let kv_per_layer_per_request = 2.0
-        * 2.0
+        * kv_bytes
         * model.head_dim as f64
         * model.num_kv_heads.div_ceil(tp) as f64
         * max_tokens as f64;
@@ -56,10 +64,10 @@ pub fn plan(
         } else {
             1
         };
-        let params =
-            model.params_per_device(tp, pp) + copies * model.embedding_params_per_device(tp);
+        let layers = model.params_per_device(tp, pp) as f64;
+        let embeddings = (copies * model.embedding_params_per_device(tp)) as f64;
         (
-            2.0 * params as f64,
+            weight_bytes * layers + 2.0 * embeddings,
             kv_per_layer_per_request * (model.num_layers / pp) as f64,
         )
     };
@@ -219,6 +227,43 @@ mod tests {
         assert_eq!(v.max_batch_size - d.max_batch_size, 4);
         let d2 = plan(&model, &dev, 1, 2, 0.1, 4096, &sched, Compat::Default).unwrap();
         assert!(d2.max_request_slots > 2 * d.max_request_slots);
+    }
+
+    #[test]
+    fn fp8_halves_layer_weights_and_kv_but_not_embeddings() {
+        use crate::catalog::hf::{KvCacheDtype, Precision};
+        let bf16 = crate::catalog::hf::lookup("Qwen/Qwen3-32B").unwrap().spec;
+        let fp8 = ModelSpec {
+            precision: Precision::Fp8,
+            ..bf16.clone()
+        };
+        let fp8_kv = ModelSpec {
+            kv_cache_dtype: KvCacheDtype::Fp8,
+            ..fp8.clone()
+        };
+        let dev = DeviceSpec::builtin("h100").unwrap();
+        let sched = SchedulerConfig::new(SchedulerKind::Sarathi);
+        let gib = 1024f64.powi(3);
+        let available = dev.total_memory_gb * gib * 0.9;
+        let run = |m: &ModelSpec, c: Compat| plan(m, &dev, 2, 1, 0.1, 4096, &sched, c).unwrap();
+        // Qwen3-32B at TP2, by hand: layers 64 · (5120·128·(32 + 2·4) + 32·128·5120 +
+        // 3·5120·12800) params, two untied 151936·5120 tables split in 2.
+        let layers =
+            64.0 * (5120.0 * 128.0 * 40.0 + 32.0 * 128.0 * 5120.0 + 3.0 * 5120.0 * 12800.0);
+        let embed = 2.0 * 151936.0 * 5120.0 / 2.0;
+        // K and V of 4 heads of 128 over 64 layers and 4096 tokens.
+        let kv = 2.0 * 4.0 * 128.0 * 64.0 * 4096.0;
+        let slots =
+            |wb: f64, kb: f64| ((available - wb * layers - 2.0 * embed) / (kb * kv)).floor() as u64;
+        assert_eq!(run(&bf16, Compat::Default).max_batch_size, slots(2.0, 2.0));
+        assert_eq!(run(&fp8, Compat::Default).max_batch_size, slots(1.0, 2.0));
+        assert_eq!(
+            run(&fp8_kv, Compat::Default).max_batch_size,
+            slots(1.0, 1.0)
+        );
+        assert!(slots(1.0, 2.0) > slots(2.0, 2.0) && slots(1.0, 1.0) > 2 * slots(1.0, 2.0) - 2);
+        // Vidur mode keeps Vidur's 16-bit planner.
+        assert_eq!(run(&fp8_kv, Compat::Vidur), run(&bf16, Compat::Vidur));
     }
 
     #[test]

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 pub use config::{
     LightllmConfig, MetricsOptions, ReservationConfig, RouterKind, SarathiConfig, SchedulerConfig,
-    SchedulerKind, VllmConfig,
+    SchedulerKind, SglangConfig, TrtllmConfig, VllmConfig, VllmV1Config,
 };
 pub use engine::{simulate, simulate_source};
 pub use observer::SimObserver;
@@ -111,6 +111,13 @@ impl SimConfig {
             if t.is_nan() || t <= 0.0 {
                 return bad(format!("time_limit_s must be > 0, got {t}"));
             }
+        }
+        let kind = self.scheduler.kind();
+        if self.compat.is_vidur() && kind.is_engine_model() {
+            return bad(format!(
+                "scheduler.type {}: the engine models run with compat: default only (Vidur has no such scheduler); use compat: default or a Vidur scheduler (vllm, orca, sarathi, lightllm, faster_transformer)",
+                kind.name()
+            ));
         }
         self.scheduler.validate(pp).map_err(SimError::Config)
     }

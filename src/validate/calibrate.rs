@@ -125,7 +125,7 @@ fn simulate_round(
     std::fs::create_dir_all(&sims).with_context(|| sims.display().to_string())?;
     let setup = SetupOptions {
         calibration: Some(cal_path.display().to_string()),
-        serving: cal.serving.is_some(),
+        serving: cal.serving.as_ref().map(ServingCalibration::engine_names),
         ..opts.setup.clone()
     };
     let serving = cal.serving.clone().unwrap_or_default();

@@ -2,26 +2,27 @@
 //! settings and load, written as a simulation YAML so anyone can rerun it with
 //! `vidur-search simulate --config`.
 //!
-//! Until engine models exist (vLLM V1, SGLang, TRT-LLM), an engine is mapped to the closest
-//! replica scheduler with its documented defaults on H100 (`../shared/reference/engines.md` §5):
-//! - vLLM V1: `sarathi` (decodes first, then prompt chunks in one token budget) with
-//!   `chunk_size` = `max_num_batched_tokens` 8192 (2048 on A100) and `max_num_seqs` 1024
-//!   (256 on A100);
-//! - SGLang: `vllm` (prefill steps before decode steps) with `max_tokens_in_batch` =
-//!   `chunked_prefill_size` 8192;
-//! - TRT-LLM: `sarathi` with `chunk_size` = `max_num_tokens` 8192 (prompts up to 8192 tokens are
-//!   never split, as TRT-LLM's default) and `max_batch_size` 2048;
-//! - anything else: `sarathi` with the 8192 budget.
+//! Each engine runs as its scheduler model (`vllm_v1`, `sglang`, `trtllm`; anything else as
+//! `vllm_v1`) with the engine's documented defaults on that GPU
+//! (`../shared/reference/engines.md` §2.6, §3.7, §4.5): vLLM's `max_num_batched_tokens` 8192
+//! and `max_num_seqs` 1024 (2048 and 256 on A100), SGLang's `chunked_prefill_size` 8192,
+//! TRT-LLM's `max_num_tokens` 8192 and `max_batch_size` 2048.
 //!
 //! KV memory is 90% of the GPU (`gpu_memory_utilization` 0.9) less weights and activations.
+//! FP8 points (`gemm_quant_mode` fp8) run with `precision: fp8`, and an FP8 KV cache with
+//! `kv_cache_dtype: fp8`; other quantizations (block-scaled FP8, INT8, INT4, FP4) are not
+//! simulable.
 
+use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
 use serde_json::json;
 
 use crate::catalog::{self, HardwareCatalog, ModelSpec};
+use crate::config::predictor::NO_SERVING_ENGINE;
 use crate::config::sim_yaml::SimFile;
 use crate::measured::{Lengths, Load, MeasuredPoint, RequestRecord};
+use crate::predictor::serving::DEFAULT_ENGINE;
 use crate::workload;
 
 /// Knobs of the matching simulations.
@@ -35,9 +36,10 @@ pub struct SetupOptions {
     pub open_loop_requests: u64,
     /// Calibration file the simulations use (None = the embedded one), as written into the YAML.
     pub calibration: Option<String>,
-    /// Whether that calibration has serving overheads; then each point names its engine's
-    /// (`predictor.analytic.serving_engine`).
-    pub serving: bool,
+    /// The engines that calibration has serving overheads for (None: run the kernels alone).
+    /// A point names its engine's (`predictor.analytic.serving_engine`), else the `default`
+    /// entry, else leaves its engine model's own (vLLM's for engines we have no model of).
+    pub serving: Option<BTreeSet<String>>,
     /// Seed of the simulations.
     pub seed: u64,
 }
@@ -48,7 +50,7 @@ impl Default for SetupOptions {
             requests_per_client: 10,
             open_loop_requests: 2000,
             calibration: None,
-            serving: false,
+            serving: None,
             seed: 42,
         }
     }
@@ -124,27 +126,43 @@ pub fn resolve_gpu(hw: &HardwareCatalog, name: &str) -> Result<String, String> {
         .map_err(|e| e.to_string())
 }
 
-/// Precisions the simulator prices today (16-bit weights and activations).
-fn precision_supported(p: &str) -> bool {
+/// 16-bit names of a precision or KV-cache dtype column.
+fn is_16_bit(p: &str) -> bool {
     matches!(
         p.to_ascii_lowercase().as_str(),
         "" | "bf16" | "fp16" | "bfloat16" | "float16" | "half" | "auto"
     )
 }
 
-/// Scheduler settings standing in for `engine` on `gpu` (see the module doc).
+/// FP8 (E4M3, per-tensor scaled) names of a precision or KV-cache dtype column.
+fn is_fp8(p: &str) -> bool {
+    matches!(
+        p.to_ascii_lowercase().as_str(),
+        "fp8" | "fp8_e4m3" | "float8_e4m3fn" | "e4m3"
+    )
+}
+
+/// Precisions the simulator prices: 16-bit, or FP8 weights and activations (`precision:
+/// fp8`). Block-scaled FP8, INT8, 4-bit and FP4 are other kernels it has no fits for.
+fn precision_supported(p: &str) -> bool {
+    is_16_bit(p) || is_fp8(p)
+}
+
+/// The engine model for `engine` on `gpu`, with the engine's defaults as `vllm serve`,
+/// `sglang.launch_server` and `trtllm-serve` resolve them (`../shared/reference/engines.md`
+/// §2.6, §3.7, §4.5). Only vLLM's depend on the GPU here: its device table gives an A100
+/// (either memory size) 2048 tokens and 256 sequences instead of 8192 and 1024. SGLang's
+/// `chunked_prefill_size` is 8192 on every GPU from 60 to 160 GiB (A100-80GB, H100, H200), the
+/// scheduler's default; TRT-LLM's defaults do not depend on the GPU. Unknown engines get vLLM.
 fn scheduler_for(engine: Option<&str>, gpu: &str) -> serde_json::Value {
     let a100 = gpu.to_ascii_lowercase().starts_with("a100");
     match engine {
-        Some("vllm") if a100 => {
-            json!({"type": "sarathi", "chunk_size": 2048, "batch_size_cap": 256})
+        Some("sglang") => json!({"type": "sglang"}),
+        Some("trtllm") => json!({"type": "trtllm"}),
+        _ if a100 => {
+            json!({"type": "vllm_v1", "max_num_batched_tokens": 2048, "max_num_seqs": 256})
         }
-        Some("vllm") => json!({"type": "sarathi", "chunk_size": 8192, "batch_size_cap": 1024}),
-        Some("sglang") => {
-            json!({"type": "vllm", "max_tokens_in_batch": 8192, "batch_size_cap": 1024})
-        }
-        Some("trtllm") => json!({"type": "sarathi", "chunk_size": 8192, "batch_size_cap": 2048}),
-        _ => json!({"type": "sarathi", "chunk_size": 8192, "batch_size_cap": 1024}),
+        _ => json!({"type": "vllm_v1"}),
     }
 }
 
@@ -155,7 +173,7 @@ pub fn unsupported_reason(p: &MeasuredPoint, hw: &HardwareCatalog) -> Option<Str
     }
     if !precision_supported(&p.precision) {
         return Some(format!(
-            "precision {} is not modeled yet (only 16-bit weights and activations)",
+            "precision {} is not modeled yet (only 16-bit or fp8 weights and activations)",
             p.precision
         ));
     }
@@ -217,7 +235,7 @@ pub fn build(
     opts: &SetupOptions,
 ) -> Result<PointSim, String> {
     let mut notes = Vec::new();
-    let (_, model, note) = resolve_model(&p.model)?;
+    let (spec, model, note) = resolve_model(&p.model)?;
     notes.extend(note);
     let device = resolve_gpu(hw, &p.gpu)?;
     if device != p.gpu {
@@ -319,10 +337,24 @@ pub fn build(
     if let Some(c) = &opts.calibration {
         analytic.insert("calibration".into(), json!(c));
     }
-    if let Some(e) = engine.as_ref().filter(|_| opts.serving) {
-        analytic.insert("serving_engine".into(), json!(e));
+    match &opts.serving {
+        None => {
+            analytic.insert("serving_engine".into(), json!(NO_SERVING_ENGINE));
+        }
+        Some(known) => {
+            let own = engine.as_deref().unwrap_or(DEFAULT_ENGINE);
+            if known.contains(own) {
+                analytic.insert("serving_engine".into(), json!(own));
+            } else if known.contains(DEFAULT_ENGINE) {
+                analytic.insert("serving_engine".into(), json!(DEFAULT_ENGINE));
+            } else if let Some(e) = &engine {
+                notes.push(format!(
+                    "no serving overheads for engine {e} in the calibration: its engine model's used"
+                ));
+            }
+        }
     }
-    let doc = json!({
+    let mut doc = json!({
         "model": model,
         "device": device,
         "tensor_parallel_size": p.tp,
@@ -335,6 +367,24 @@ pub fn build(
         "seed": opts.seed,
         "metrics": {"chrome_trace": false, "token_metrics": false},
     });
+    // The point's number formats, written where they differ from the model's own (an FP8
+    // checkpoint measured in 16 bits gets `precision: bf16`).
+    use crate::catalog::hf::{KvCacheDtype, Precision};
+    let precision = if is_fp8(&p.precision) {
+        Precision::Fp8
+    } else {
+        Precision::Bf16
+    };
+    if precision != spec.precision {
+        doc["precision"] = json!(precision);
+    }
+    let kv = match &p.kv_cache_dtype {
+        Some(kv) if is_fp8(kv) => KvCacheDtype::Fp8,
+        _ => KvCacheDtype::Auto,
+    };
+    if kv != spec.kv_cache_dtype {
+        doc["kv_cache_dtype"] = json!(kv);
+    }
     let file: SimFile = serde_json::from_value(doc)
         .map_err(|e| format!("internal error building the simulation of {}: {e}", p.id))?;
     Ok(PointSim {
@@ -384,7 +434,7 @@ mod tests {
         let p = point();
         assert_eq!(unsupported_reason(&p, &hw), None);
         let opts = SetupOptions {
-            serving: true,
+            serving: Some(["vllm".to_string()].into()),
             ..Default::default()
         };
         let s = build(&p, &hw, &opts).unwrap();
@@ -401,11 +451,64 @@ mod tests {
     }
 
     #[test]
-    fn unsupported_points_say_why() {
+    fn a_point_names_the_serving_overheads_its_calibration_has() {
+        let hw = HardwareCatalog::embedded();
+        let yaml_with = |serving: Option<&[&str]>, engine: Option<&str>| {
+            let mut p = point();
+            p.engine = engine.map(str::to_string);
+            let opts = SetupOptions {
+                serving: serving.map(|s| s.iter().map(|e| e.to_string()).collect()),
+                ..Default::default()
+            };
+            let s = build(&p, &hw, &opts).unwrap();
+            (serde_saphyr::to_string(&s.file).unwrap(), s.notes)
+        };
+        // Kernels alone.
+        let (y, _) = yaml_with(None, Some("vllm"));
+        assert!(y.contains("serving_engine: none"), "{y}");
+        // An engine the calibration lacks: its `default` entry, else the engine model's own.
+        let (y, _) = yaml_with(Some(&["vllm", "default"]), Some("lmdeploy"));
+        assert!(y.contains("serving_engine: default"), "{y}");
+        let (y, notes) = yaml_with(Some(&["vllm", "sglang"]), Some("lmdeploy"));
+        assert!(y.contains("serving_engine: null"), "{y}");
+        assert!(notes.iter().any(|n| n.contains("lmdeploy")), "{notes:?}");
+        // No engine recorded: the `default` entry (calibrate fits engine-less points there).
+        let (y, _) = yaml_with(Some(&["vllm", "default"]), None);
+        assert!(y.contains("serving_engine: default"), "{y}");
+    }
+
+    #[test]
+    fn an_fp8_point_is_simulated_in_fp8() {
         let hw = HardwareCatalog::embedded();
         let mut p = point();
         p.precision = "fp8".into();
-        assert!(unsupported_reason(&p, &hw).unwrap().contains("fp8"));
+        assert_eq!(unsupported_reason(&p, &hw), None);
+        let s = build(&p, &hw, &SetupOptions::default()).unwrap();
+        assert_eq!(s.file.precision, Some(crate::catalog::hf::Precision::Fp8));
+        assert_eq!(s.file.kv_cache_dtype, None);
+        p.kv_cache_dtype = Some("fp8".into());
+        let s = build(&p, &hw, &SetupOptions::default()).unwrap();
+        let yaml = serde_saphyr::to_string(&s.file).unwrap();
+        assert!(
+            yaml.contains("precision: fp8") && yaml.contains("kv_cache_dtype: fp8"),
+            "{yaml}"
+        );
+        // A 16-bit point of a 16-bit checkpoint: the file says nothing (the model's default).
+        let s = build(&point(), &hw, &SetupOptions::default()).unwrap();
+        assert_eq!((s.file.precision, s.file.kv_cache_dtype), (None, None));
+    }
+
+    #[test]
+    fn unsupported_points_say_why() {
+        let hw = HardwareCatalog::embedded();
+        let mut p = point();
+        p.precision = "int4_awq".into();
+        assert!(unsupported_reason(&p, &hw).unwrap().contains("int4_awq"));
+        p.precision = "nvfp4".into();
+        assert!(unsupported_reason(&p, &hw).unwrap().contains("nvfp4"));
+        let mut p = point();
+        p.kv_cache_dtype = Some("int8".into());
+        assert!(unsupported_reason(&p, &hw).unwrap().contains("int8"));
         let mut p = point();
         p.gpu = "tpu-v5".into();
         assert!(unsupported_reason(&p, &hw).unwrap().contains("unknown GPU"));

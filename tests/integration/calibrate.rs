@@ -74,7 +74,7 @@ fn synthesize(cal: &Path, sims: &Path, out: &Path) {
     let opts = SetupOptions {
         requests_per_client: 4,
         calibration: Some(cal.display().to_string()),
-        serving: true,
+        serving: Some(["vllm".to_string()].into()),
         ..Default::default()
     };
     let results = validate::run_points(&points, sims, &opts, |_| ());
@@ -126,6 +126,7 @@ fn calibrate_recovers_known_overheads_and_validate_passes_only_after() {
         m,
         "--requests-per-client",
         "4",
+        "--no-serving-overheads",
         "--output",
         before.to_str().unwrap(),
     ]);
@@ -196,4 +197,48 @@ fn calibrate_recovers_known_overheads_and_validate_passes_only_after() {
     assert_eq!(rows["ttft_mean_ms"], 14, "{rows:?}");
     assert_eq!(rows["tpot_mean_ms"], 14, "{rows:?}");
     assert!(after.join("sims").read_dir().unwrap().count() >= 14);
+}
+
+/// `data/calibration/serving.json` is the serving-overhead fit on the shared measurements that
+/// the binary ships; a change to the engine models or the kernel fits must refit it.
+#[test]
+fn the_shipped_serving_overheads_are_the_fit_of_the_shared_measurements() {
+    let dir = fresh_dir("calibrate", "shipped");
+    let out = dir.join("serving.json");
+    let measured = crate::common::shared().join("data/measured/aic_silicon_dense.csv");
+    let (code, text) = run_bin(&[
+        "calibrate",
+        "--measured",
+        measured.to_str().unwrap(),
+        "--serving-only",
+        "--no-cross-validation",
+        "--output",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(0), "{text}");
+    let read = |p: &Path| -> ServingCalibration {
+        serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+    };
+    let fresh = read(&out);
+    let shipped =
+        read(&Path::new(env!("CARGO_MANIFEST_DIR")).join("data/calibration/serving.json"));
+    let stale = "data/calibration/serving.json is stale: rerun `vidur-search calibrate --measured ../shared/data/measured/aic_silicon_dense.csv --serving-only --output data/calibration/serving.json`";
+    assert_eq!(
+        fresh.engines.keys().collect::<Vec<_>>(),
+        shipped.engines.keys().collect::<Vec<_>>(),
+        "{stale}"
+    );
+    let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0);
+    for (e, f) in &fresh.engines {
+        let s = &shipped.engines[e];
+        let same = close(f.step_ms, s.step_ms)
+            && close(f.per_seq_ms, s.per_seq_ms)
+            && close(f.per_prefill_token_us, s.per_prefill_token_us)
+            && close(f.decode_step_ms, s.decode_step_ms)
+            && f.gpu_factor.len() == s.gpu_factor.len()
+            && f.gpu_factor
+                .iter()
+                .all(|(g, v)| s.gpu_factor.get(g).is_some_and(|w| close(*v, *w)));
+        assert!(same, "{stale}\n{e}: fitted {f:?}\nshipped {s:?}");
+    }
 }

@@ -13,12 +13,15 @@ use vidur_search::workload::RequestSpec;
 
 use crate::common::LinearPredictor;
 
-const KINDS: [SchedulerKind; 5] = [
+const KINDS: [SchedulerKind; 8] = [
     SchedulerKind::Vllm,
     SchedulerKind::Orca,
     SchedulerKind::Sarathi,
     SchedulerKind::Lightllm,
     SchedulerKind::FasterTransformer,
+    SchedulerKind::VllmV1,
+    SchedulerKind::Sglang,
+    SchedulerKind::Trtllm,
 ];
 
 fn config(
@@ -84,7 +87,7 @@ proptest! {
     #[test]
     fn engine_invariants_hold(
         reqs in workload(),
-        kind_i in 0usize..5,
+        kind_i in 0usize..8,
         vidur in any::<bool>(),
         slots in 1u64..6,
         replicas in 1u32..3,
@@ -92,7 +95,8 @@ proptest! {
         router_i in 0usize..3,
     ) {
         let kind = KINDS[kind_i];
-        let compat = if vidur { Compat::Vidur } else { Compat::Default };
+        // The engine models exist in default mode only.
+        let compat = if vidur && !kind.is_engine_model() { Compat::Vidur } else { Compat::Default };
         let router = [RouterKind::RoundRobin, RouterKind::Lor, RouterKind::Random][router_i];
         let cfg = config(kind, compat, slots, replicas, pp, router);
         let pred = LinearPredictor { base_s: 0.005, per_token_s: 2e-5, per_kv_token_s: 1e-6 };

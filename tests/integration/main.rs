@@ -10,6 +10,8 @@ mod cli;
 mod closed_loop;
 mod common;
 mod conformance;
+mod engines;
+mod fp8;
 mod fuzz_regressions;
 mod invariants;
 mod measured;

@@ -11,8 +11,11 @@ use super::curves::{CollectiveFit, DecodeFit, ElementwiseFit, GemmFit, PrefillFi
 use crate::predictor::serving::ServingCalibration;
 use crate::predictor::PredictorError;
 
-/// The embedded default calibration.
+/// The embedded default calibration's kernel fits (`calibrate-kernels`).
 pub const EMBEDDED: &str = include_str!("../../../data/calibration/calibration.json");
+/// The embedded default calibration's serving overheads per engine (`calibrate --serving-only`
+/// on `../shared/data/measured/aic_silicon_dense.csv`).
+pub const EMBEDDED_SERVING: &str = include_str!("../../../data/calibration/serving.json");
 
 /// Where a fit's measurements came from.
 pub mod source {
@@ -56,6 +59,10 @@ pub struct SourceFits {
     /// BF16 GEMM.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gemm: Option<Fitted<GemmFit>>,
+    /// FP8 GEMM (per-tensor scaled E4M3 inputs, BF16 output), relative to the FP8 peak
+    /// ([`GpuCalibration::fp8_flops`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gemm_fp8: Option<Fitted<GemmFit>>,
     /// Prefill attention.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prefill: Option<Fitted<PrefillFit>>,
@@ -78,6 +85,9 @@ pub struct GpuCalibration {
     pub arch: String,
     /// The peaks the efficiencies are relative to.
     pub roofline: Roofline,
+    /// Dense FP8 FLOP/s the FP8 fits are relative to (absent: no FP8 tensor cores).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fp8_flops: Option<f64>,
     /// Intra-node link bandwidth per GPU per direction, GB/s (scales borrowed collectives).
     pub intra_node_bw_gbps: f64,
     /// Fits by source (`kernels`, `vidur`).
@@ -116,9 +126,16 @@ pub struct Calibration {
 }
 
 impl Calibration {
-    /// The calibration shipped in the binary.
+    /// The calibration shipped in the binary: the kernel fits with the serving overheads of
+    /// vLLM, SGLang and TRT-LLM (which the engine-model schedulers pick up; Vidur's do not).
     pub fn embedded() -> Calibration {
-        serde_json::from_str(EMBEDDED).expect("embedded calibration is valid (checked by tests)")
+        let mut cal: Calibration = serde_json::from_str(EMBEDDED)
+            .expect("embedded calibration is valid (checked by tests)");
+        cal.serving = Some(
+            serde_json::from_str(EMBEDDED_SERVING)
+                .expect("embedded serving overheads are valid (checked by tests)"),
+        );
+        cal
     }
 
     /// Read a calibration file.
@@ -172,6 +189,44 @@ impl Calibration {
     }
 }
 
+/// Dense BF16 tensor-core FLOPs one SM (CU) completes per clock cycle, by architecture, for
+/// the data-center dies: A100 312 TFLOP/s = 108 SMs × 1.41 GHz × 2048; H100 SXM 989 = 132 ×
+/// 1.83 GHz × 4096; B200 2250 = 148 × 1.86 GHz × 8192; L40S 362 = 142 × 2.52 GHz × 1024;
+/// MI300X 1307 = 304 CUs × 2.1 GHz × 2048. `None` for other architectures. (Ampere's
+/// GA102 parts, A40/A10, do half of GA100's 2048.)
+pub fn tensor_flops_per_sm_cycle(arch: &str) -> Option<f64> {
+    match arch.to_ascii_lowercase().as_str() {
+        "ampere" | "cdna3" => Some(2048.0),
+        "ada" => Some(1024.0),
+        "hopper" => Some(4096.0),
+        "blackwell" => Some(8192.0),
+        _ => None,
+    }
+}
+
+/// SM clock (Hz) implied by a GPU's spec-sheet peak, SM count and architecture.
+pub fn sm_clock_hz(arch: &str, r: &Roofline) -> Option<f64> {
+    let per_cycle = tensor_flops_per_sm_cycle(arch)?;
+    (r.sms > 0.0 && r.flops > 0.0).then(|| r.flops / (r.sms * per_cycle))
+}
+
+/// How a fixed latency fitted on a GPU of architecture `from_arch` and peaks `from` stretches
+/// on a GPU of another architecture: kernel launch, block scheduling, synchronization and
+/// per-work-item setup are counted in SM clock cycles, so they scale with the clock ratio
+/// (`(clock, clock × SMs)`: the second for costs spread over all SMs). Within one
+/// architecture, or where either clock is unknown, fixed latencies are kept as measured
+/// (`(1, 1)`): same-generation parts share their kernels and clocks closely enough, and a
+/// GPU priced with its own fits never moves.
+pub fn latency_scale(from_arch: &str, from: &Roofline, to_arch: &str, to: &Roofline) -> (f64, f64) {
+    if from_arch.eq_ignore_ascii_case(to_arch) {
+        return (1.0, 1.0);
+    }
+    match (sm_clock_hz(from_arch, from), sm_clock_hz(to_arch, to)) {
+        (Some(f), Some(t)) => (f / t, (f * from.sms) / (t * to.sms)),
+        _ => (1.0, 1.0),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -192,6 +247,44 @@ mod tests {
             assert!(v.gemm.is_some(), "{g}");
             assert_eq!(v.elementwise.len(), ELEMENTWISE_KINDS.len(), "{g}");
         }
+    }
+
+    #[test]
+    fn embedded_serving_overheads_are_plausible_and_cover_the_three_engines() {
+        let s = Calibration::embedded()
+            .serving
+            .expect("shipped serving overheads");
+        s.check().expect("physically plausible");
+        for e in ["vllm", "sglang", "trtllm"] {
+            let t = &s.engines[e];
+            assert!(!t.is_zero(), "{e}");
+            assert!(t.gpu_factor.contains_key("h100"), "{e}: {t:?}");
+        }
+        // Vidur's schedulers and engines we never measured get no overheads by default.
+        assert!(!s
+            .engines
+            .contains_key(crate::predictor::serving::DEFAULT_ENGINE));
+    }
+
+    #[test]
+    fn fixed_latencies_stretch_with_the_clock_across_architectures_only() {
+        let a100 = Roofline {
+            flops: 312e12,
+            mem_bw: 2.039e12,
+            sms: 108.0,
+        };
+        let h100 = Roofline {
+            flops: 989e12,
+            mem_bw: 3.35e12,
+            sms: 132.0,
+        };
+        let clk = sm_clock_hz("ampere", &a100).unwrap();
+        assert!((clk / 1e9 - 1.41).abs() < 0.01, "{clk}");
+        let (c, w) = latency_scale("hopper", &h100, "ampere", &a100);
+        assert!((1.25..1.35).contains(&c), "{c}");
+        assert!((1.5..1.7).contains(&w), "{w}");
+        assert_eq!(latency_scale("hopper", &h100, "hopper", &a100), (1.0, 1.0));
+        assert_eq!(latency_scale("hopper", &h100, "gfx9", &a100), (1.0, 1.0));
     }
 
     #[test]

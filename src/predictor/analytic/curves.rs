@@ -110,10 +110,28 @@ pub fn gemm_bytes(m: f64, n: f64, k: f64) -> f64 {
     2.0 * (m * k + k * n + m * n)
 }
 
+/// Bytes an FP8 GEMM moves at least once: FP8 inputs (1 byte), a BF16 output.
+#[inline]
+pub fn gemm_bytes_fp8(m: f64, n: f64, k: f64) -> f64 {
+    m * k + k * n + 2.0 * m * n
+}
+
 impl GemmFit {
-    /// Milliseconds.
+    /// Milliseconds of a BF16 GEMM.
     #[inline]
     pub fn ms(&self, r: &Roofline, m: f64, n: f64, k: f64) -> f64 {
+        self.ms_bytes(r, m, n, k, gemm_bytes(m, n, k))
+    }
+
+    /// Milliseconds of an FP8 GEMM, for a fit made on FP8 kernels with `r.flops` the FP8 peak.
+    #[inline]
+    pub fn ms_fp8(&self, r: &Roofline, m: f64, n: f64, k: f64) -> f64 {
+        self.ms_bytes(r, m, n, k, gemm_bytes_fp8(m, n, k))
+    }
+
+    /// Milliseconds of a GEMM that moves `bytes`.
+    #[inline]
+    fn ms_bytes(&self, r: &Roofline, m: f64, n: f64, k: f64, bytes: f64) -> f64 {
         let eff = self.compute_eff
             * (m / (m + self.m_half))
             * (n / (n + self.n_half))
@@ -122,7 +140,7 @@ impl GemmFit {
         if self.wave_exp != 0.0 && r.sms > 0.0 {
             tc *= wave_quantization(m, n, r.sms, self.tile_cost).powf(self.wave_exp);
         }
-        let tm = gemm_bytes(m, n, k) / (r.mem_bw * self.mem_eff);
+        let tm = bytes / (r.mem_bw * self.mem_eff);
         (self.t0_us * 1e-6 + smooth_max(tc, tm, self.smooth)) * 1e3
     }
 }
@@ -285,14 +303,23 @@ impl DecodeFit {
         s.head_seqs += h.kv;
     }
 
-    /// Milliseconds for the accumulated sequences (0 when there are none).
+    /// Milliseconds for the accumulated sequences over a 16-bit KV cache (0 when there are
+    /// none).
     #[inline]
     pub fn ms(&self, r: &Roofline, h: &Heads, s: &DecodeSums) -> f64 {
+        self.ms_kv(r, h, s, 2.0)
+    }
+
+    /// The same over a KV cache of `kv_elem_bytes` per element (1 for FP8): the read shrinks,
+    /// the occupancy and per-sequence costs do not (the kernels are the same shape).
+    #[inline]
+    pub fn ms_kv(&self, r: &Roofline, h: &Heads, s: &DecodeSums, kv_elem_bytes: f64) -> f64 {
         if s.seqs <= 0.0 {
             return 0.0;
         }
         let occ = s.work / (s.work + self.occ_half);
-        let bytes = kv_read_bytes(h, s.kv_tokens);
+        // × 1.0 for 16 bits: bit-identical to the plain read.
+        let bytes = kv_read_bytes(h, s.kv_tokens) * (kv_elem_bytes / 2.0);
         let flops = 4.0 * s.kv_tokens * h.q * h.dim;
         let tm = bytes / (r.mem_bw * self.mem_eff * occ) + self.per_head_ns * 1e-9 * s.head_seqs;
         let tc = flops / (r.flops * self.compute_eff);

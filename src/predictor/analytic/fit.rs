@@ -574,6 +574,96 @@ pub fn fit_kernels(k: &KernelSet, sms: f64) -> SourceFits {
     fits
 }
 
+/// The `fp8` rows of a kernel folder's `gemm.csv` as fit points (`n`, `k` ≥ 256 as for BF16).
+/// `fp8` is per-tensor scaled E4M3 (TRT-LLM's and vLLM's FP8 checkpoints); the table's
+/// `fp8_block` rows (128×128 block scales) are another kernel and are not used.
+pub fn fp8_gemm_points(dir: &Path) -> Result<Vec<GemmPoint>, PredictorError> {
+    let path = dir.join("gemm.csv");
+    let bad = |msg: String| PredictorError::Table {
+        path: path.display().to_string(),
+        msg,
+    };
+    let mut rdr = csv::Reader::from_path(&path).map_err(|e| bad(format!("cannot read: {e}")))?;
+    let header = rdr.headers().map_err(|e| bad(e.to_string()))?.clone();
+    let col = |name: &str| {
+        header
+            .iter()
+            .position(|h| h == name)
+            .ok_or_else(|| bad(format!("missing column '{name}'")))
+    };
+    let idx = [
+        col("gemm_dtype")?,
+        col("m")?,
+        col("n")?,
+        col("k")?,
+        col("latency_ms")?,
+    ];
+    let mut out = Vec::new();
+    for (line, rec) in rdr.records().enumerate() {
+        let rec = rec.map_err(|e| bad(e.to_string()))?;
+        if rec.get(idx[0]) != Some("fp8") {
+            continue;
+        }
+        let mut v = [0.0; 4];
+        for (j, name) in ["m", "n", "k", "latency_ms"].iter().enumerate() {
+            let cell = rec.get(idx[j + 1]).unwrap_or("").trim();
+            v[j] = cell
+                .parse::<f64>()
+                .ok()
+                .filter(|x| x.is_finite() && *x > 0.0)
+                .ok_or_else(|| {
+                    bad(format!(
+                        "line {}: column '{name}': expected a number > 0, found '{cell}'",
+                        line + 2
+                    ))
+                })?;
+        }
+        let [m, n, k, ms] = v;
+        if n >= 256.0 && k >= 256.0 {
+            out.push((m, n, k, ms));
+        }
+    }
+    Ok(out)
+}
+
+/// The FP8 GEMM fit of a kernel folder, relative to its `system.yaml` FP8 peak; `None` when
+/// the GPU has no FP8 peak or the table no `fp8` rows (A100).
+pub fn fit_kernels_fp8(k: &KernelSet, sms: f64) -> Result<Option<Fitted<GemmFit>>, PredictorError> {
+    let Some(fp8_flops) = k.system.fp8_flops else {
+        return Ok(None);
+    };
+    let pts = fp8_gemm_points(&k.dir)?;
+    if pts.is_empty() {
+        return Ok(None);
+    }
+    let r = Roofline {
+        flops: fp8_flops,
+        mem_bw: k.system.mem_bw,
+        sms,
+    };
+    Ok(Some(fit_gemm_fp8(&pts, &r)))
+}
+
+/// Fit an FP8 GEMM curve on `(m, n, k, ms)` points, `r.flops` the FP8 peak (mean absolute
+/// log-ratio, the BF16 curve's form with FP8 bytes).
+pub fn fit_gemm_fp8(points: &[GemmPoint], r: &Roofline) -> Fitted<GemmFit> {
+    let fit = fit_gemm_with(r, |g| {
+        log_loss(
+            points
+                .iter()
+                .map(|&(m, n, k, ms)| (g.ms_fp8(r, m, n, k), ms)),
+        )
+    });
+    Fitted {
+        quality: quality(
+            points
+                .iter()
+                .map(|&(m, n, k, ms)| (fit.ms_fp8(r, m, n, k), ms)),
+        ),
+        fit,
+    }
+}
+
 /// GEMM points of mlp.csv files, grouped by (file, operator).
 pub fn vidur_gemm_points(profiles: &[&MlpProfile]) -> Vec<(usize, GemmPoint)> {
     let ops = TokenOp::ALL.len();
@@ -634,12 +724,13 @@ pub fn calibrate(
                 mem_bw: k.system.mem_bw,
                 sms,
             },
+            fp8_flops: k.system.fp8_flops,
             intra_node_bw_gbps: k.system.intra_node_bw / 1e9,
             sources: BTreeMap::new(),
         });
-        entry
-            .sources
-            .insert(source::KERNELS.to_string(), fit_kernels(k, sms));
+        let mut fits = fit_kernels(k, sms);
+        fits.gemm_fp8 = fit_kernels_fp8(k, sms)?;
+        entry.sources.insert(source::KERNELS.to_string(), fits);
     }
     let mut by_device: BTreeMap<&str, Vec<&MlpProfile>> = BTreeMap::new();
     for p in &profiles.mlp {
@@ -658,6 +749,7 @@ pub fn calibrate(
                 GpuCalibration {
                     arch: f.arch,
                     roofline: f.roofline,
+                    fp8_flops: None,
                     intra_node_bw_gbps: f.intra_node_bw_gbps,
                     sources: BTreeMap::new(),
                 }

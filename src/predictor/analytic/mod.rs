@@ -17,6 +17,7 @@ use curves::{
 use super::compose::{OpModel, TokenOp};
 use super::measured::AttnRow;
 use super::{BatchEntry, PredictorError};
+use crate::catalog::hf::{KvCacheDtype, Precision};
 use crate::catalog::ModelSpec;
 
 /// One device's shard of a transformer layer: the shapes every operator cost derives from.
@@ -36,6 +37,11 @@ pub struct LayerShape {
     pub gated: bool,
     /// Vocabulary per device (the LM head is sharded over TP).
     pub vocab: f64,
+    /// Number format of the four projections (the LM head stays 16-bit, as in FP8
+    /// checkpoints).
+    pub precision: Precision,
+    /// KV-cache element type.
+    pub kv_cache_dtype: KvCacheDtype,
 }
 
 /// Elementwise kernel kinds, indexes into [`calibration::ELEMENTWISE_KINDS`].
@@ -65,12 +71,14 @@ impl LayerShape {
             f: f as f64 / tp.max(1) as f64,
             gated,
             vocab: (vocab as f64 / tp.max(1) as f64).ceil(),
+            precision: Precision::Bf16,
+            kv_cache_dtype: KvCacheDtype::Auto,
         }
     }
 
-    /// Shapes of a catalog model.
+    /// Shapes of a catalog model, in the number formats it is served in.
     pub fn of(model: &ModelSpec, tp: u32) -> LayerShape {
-        LayerShape::new(
+        let s = LayerShape::new(
             model.num_q_heads,
             model.num_kv_heads,
             model.embedding_dim,
@@ -79,7 +87,12 @@ impl LayerShape {
             model.use_gated_mlp,
             model.vocab_size,
             tp,
-        )
+        );
+        LayerShape {
+            precision: model.precision,
+            kv_cache_dtype: model.kv_cache_dtype,
+            ..s
+        }
     }
 
     /// Attention heads on this device.
@@ -118,8 +131,11 @@ impl LayerShape {
             TokenOp::AttnRope => (ROPE, 4.0 * (self.q_heads + self.kv_heads) * self.head_dim),
             // Two reads, one write.
             TokenOp::Add => (ADD, 6.0 * self.e),
-            // Read new K and V, write them into the paged cache: a copy.
-            TokenOp::AttnKvCacheSave => (ADD, 8.0 * self.kv_heads * self.head_dim),
+            // Read new K and V (16-bit), write them into the paged cache in its own type.
+            TokenOp::AttnKvCacheSave => (
+                ADD,
+                (4.0 + 2.0 * self.kv_cache_dtype.bytes()) * self.kv_heads * self.head_dim,
+            ),
             _ => return None,
         };
         Some((per_token.0, per_token.1 * t))
@@ -135,6 +151,8 @@ pub struct GpuInfo {
     pub arch: String,
     /// Spec-sheet peaks.
     pub roofline: Roofline,
+    /// Spec-sheet dense FP8 FLOP/s (None: no FP8 tensor cores, e.g. Ampere).
+    pub fp8_flops: Option<f64>,
     /// Intra-node link bandwidth per GPU per direction, GB/s.
     pub intra_node_bw_gbps: f64,
     /// Intra-node link latency, µs.
@@ -169,6 +187,8 @@ pub struct AnalyticPredictor {
     heads: Heads,
     roof: Roofline,
     gemm: GemmFit,
+    /// The FP8 GEMM curve and the peaks it is evaluated with, when the projections are FP8.
+    gemm_fp8: Option<(GemmFit, Roofline)>,
     prefill: PrefillFit,
     decode: DecodeFit,
     elementwise: [ElementwiseFit; 4],
@@ -230,6 +250,15 @@ impl<'a> Picker<'a> {
             self.gpu.roofline
         }
     }
+
+    /// Clock stretch `(per kernel, per SM-spread work)` of fixed latencies borrowed from
+    /// reference GPU `name` (see [`calibration::latency_scale`]); `(1, 1)` for the GPU's own.
+    fn lat(&self, name: &str, g: &GpuCalibration) -> (f64, f64) {
+        if name == self.gpu.name {
+            return (1.0, 1.0);
+        }
+        calibration::latency_scale(&g.arch, &g.roofline, &self.gpu.arch, &self.gpu.roofline)
+    }
 }
 
 impl AnalyticPredictor {
@@ -254,13 +283,21 @@ impl AnalyticPredictor {
             notes: Vec::new(),
         };
         let (gemm, g, name) = p.pick("gemm", |s| s.gemm.map(|f| f.fit))?;
+        let gemm = GemmFit {
+            t0_us: gemm.t0_us * p.lat(&name, g).0,
+            ..gemm
+        };
         let roof = p.roof(&name, g);
+        let gemm_fp8 = match shape.precision {
+            Precision::Bf16 => None,
+            Precision::Fp8 => Some(fp8_gemm(&mut p)?),
+        };
         // Every other family may come from another reference GPU; re-express its efficiencies
         // against `roof`, the one frame all of this predictor's curves are evaluated in.
         let (prefill, g2, n2) = p.pick("prefill attention", |s| s.prefill.map(|f| f.fit))?;
-        let prefill = rescale_prefill(prefill, p.roof(&n2, g2), roof);
+        let prefill = rescale_prefill(prefill, p.roof(&n2, g2), roof, p.lat(&n2, g2));
         let (decode, g3, n3) = p.pick("decode attention", |s| s.decode.map(|f| f.fit))?;
-        let decode = rescale_decode(decode, p.roof(&n3, g3), roof);
+        let decode = rescale_decode(decode, p.roof(&n3, g3), roof, p.lat(&n3, g3));
         let mut elementwise = [ElementwiseFit {
             t0_us: 0.0,
             mem_eff: 1.0,
@@ -323,6 +360,7 @@ impl AnalyticPredictor {
             heads: shape.heads(),
             roof,
             gemm,
+            gemm_fp8,
             prefill,
             decode,
             elementwise,
@@ -361,7 +399,10 @@ impl AnalyticPredictor {
     /// Time of one layer's per-token op at `t` tokens, ms.
     pub fn token_op(&self, op: TokenOp, t: f64) -> f64 {
         if let Some((m, n, k)) = self.shape.gemm(op, t) {
-            return self.gemm_ms(m, n, k);
+            return match &self.gemm_fp8 {
+                Some((f, r)) => f.ms_fp8(r, m, n, k),
+                None => self.gemm_ms(m, n, k),
+            };
         }
         let (kind, bytes) = self
             .shape
@@ -395,19 +436,54 @@ impl AnalyticPredictor {
     }
 }
 
-/// Re-express a fit made against peaks `from` so it gives the same times against `to`.
-fn rescale_prefill(f: PrefillFit, from: Roofline, to: Roofline) -> PrefillFit {
+/// The FP8 GEMM curve for the simulated GPU and the peaks to evaluate it with: its own fit
+/// and FP8 peak when measured, else its architecture's (then any) fit with its spec-sheet FP8
+/// peak, the way BF16 fits transfer. A GPU without an FP8 peak cannot run FP8 GEMMs.
+fn fp8_gemm(p: &mut Picker) -> Result<(GemmFit, Roofline), PredictorError> {
+    let Some(peak) = p.gpu.fp8_flops else {
+        return Err(PredictorError::Table {
+            path: "hardware catalog".into(),
+            msg: format!(
+                "precision fp8: GPU '{}' has no FP8 tensor cores (no fp8_dense_tflops); use precision bf16",
+                p.gpu.name
+            ),
+        });
+    };
+    let (fit, g, name) = p.pick("fp8 gemm", |s| s.gemm_fp8.map(|f| f.fit))?;
+    let own = name == p.gpu.name;
+    let roof = match g.fp8_flops {
+        Some(f) if own => Roofline {
+            flops: f,
+            ..g.roofline
+        },
+        _ => Roofline {
+            flops: peak,
+            ..p.gpu.roofline
+        },
+    };
+    Ok((fit, roof))
+}
+
+/// Re-express a fit made against peaks `from` so it gives the same times against `to`, with
+/// its fixed latencies stretched by `(clock, clock × SMs)` ratios `lat` (see `Picker::lat`).
+fn rescale_prefill(f: PrefillFit, from: Roofline, to: Roofline, lat: (f64, f64)) -> PrefillFit {
     PrefillFit {
         compute_eff: f.compute_eff * from.flops / to.flops,
         mem_eff: f.mem_eff * from.mem_bw / to.mem_bw,
+        t0_us: f.t0_us * lat.0,
+        per_head_ns: f.per_head_ns * lat.1,
         ..f
     }
 }
 
-fn rescale_decode(f: DecodeFit, from: Roofline, to: Roofline) -> DecodeFit {
+fn rescale_decode(f: DecodeFit, from: Roofline, to: Roofline, lat: (f64, f64)) -> DecodeFit {
     DecodeFit {
         compute_eff: f.compute_eff * from.flops / to.flops,
         mem_eff: f.mem_eff * from.mem_bw / to.mem_bw,
+        t0_us: f.t0_us * lat.0,
+        per_seq_us: f.per_seq_us * lat.0,
+        per_head_ns: f.per_head_ns * lat.1,
+        mha_t0_us: f.mha_t0_us.map(|t| t * lat.0),
         ..f
     }
 }
@@ -426,7 +502,7 @@ fn all_reduce_fit(p: &mut Picker, tp: u32, backend: &str) -> Result<CollectiveFi
     let found = p.pick(&format!("all-reduce {exact}"), |s| {
         s.allreduce.get(&exact).map(|f| f.fit)
     });
-    let (fit, g, _name, n_ref) = match found {
+    let (fit, g, name, n_ref) = match found {
         Ok((f, g, n)) => (f, g, n, tp),
         Err(_) => {
             let (f, g, n) = p.pick(&format!("all-reduce ~{exact}"), |s| {
@@ -451,7 +527,14 @@ fn all_reduce_fit(p: &mut Picker, tp: u32, backend: &str) -> Result<CollectiveFi
     if tp > p.gpu.gpus_per_node && p.gpu.intra_node_bw_gbps > 0.0 {
         scale *= p.gpu.inter_node_bw_gbps / p.gpu.intra_node_bw_gbps;
     }
-    Ok(fit.scale_bandwidth(scale))
+    // The custom all-reduce's latency is kernel work (launch, cross-GPU flag handshakes).
+    let (lat, _) = p.lat(&name, g);
+    let fit = fit.scale_bandwidth(scale);
+    Ok(CollectiveFit {
+        small_lat_us: fit.small_lat_us * lat,
+        large_lat_us: fit.large_lat_us * lat,
+        ..fit
+    })
 }
 
 impl OpModel for AnalyticPredictor {
@@ -479,7 +562,8 @@ impl OpModel for AnalyticPredictor {
             self.decode
                 .add(&mut s, &self.heads, e.num_processed_tokens as f64 + 1.0);
         }
-        Ok(self.decode.ms(&self.roof, &self.heads, &s))
+        let kv_bytes = self.shape.kv_cache_dtype.bytes();
+        Ok(self.decode.ms_kv(&self.roof, &self.heads, &s, kv_bytes))
     }
 
     fn all_reduce_ms(&self, num_tokens: u32) -> Result<f64, PredictorError> {
@@ -570,6 +654,7 @@ impl GpuInfo {
             name,
             arch: g.architecture.name().to_string(),
             roofline: Roofline::of_gpu(g),
+            fp8_flops: g.fp8_dense_tflops.map(|t| t * 1e12),
             intra_node_bw_gbps: g.intra_node_bandwidth_gb_per_s,
             intra_node_latency_us: g.intra_node_latency_us,
             inter_node_bw_gbps: g.inter_node_bandwidth_gb_per_s,
@@ -679,6 +764,7 @@ mod tests {
                 mem_bw: 8e12,
                 sms: 148.0,
             },
+            fp8_flops: Some(4500e12),
             intra_node_bw_gbps: 900.0,
             intra_node_latency_us: 10.0,
             inter_node_bw_gbps: 50.0,
@@ -841,6 +927,121 @@ mod tests {
         assert!(gqa < mha, "{gqa} vs {mha}");
         // Same KV bytes (8 KV heads), but the MHA kernel leaves most SMs idle.
         assert!(decode(8, 8, 65536) > 3.0 * decode(64, 8, 65536));
+    }
+
+    #[test]
+    fn fp8_projections_beat_bf16_and_match_the_fp8_tables() {
+        let cal = Calibration::embedded();
+        for name in ["h100", "h200"] {
+            let k = &cal.gpus[name].sources[source::KERNELS];
+            let q = k.gemm_fp8.expect("fp8 fit").quality;
+            assert!(q.n > 10_000 && q.mape_pct < 15.0, "{name}: {q:?}");
+        }
+        let g = GpuInfo {
+            fp8_flops: cal.gpus["h100"].fp8_flops,
+            ..calibrated_gpu(&cal, "h100", "hopper")
+        };
+        let bf16 = LayerShape::new(64, 8, 8192, 28672, 128, true, 128256, 1);
+        let fp8 = LayerShape {
+            precision: Precision::Fp8,
+            ..bf16
+        };
+        let build =
+            |s: LayerShape| AnalyticPredictor::new(s, &g, 1, 1, &cal, Default::default()).unwrap();
+        let (p16, p8) = (build(bf16), build(fp8));
+        assert!(p8.describe().contains("fp8 gemm: h100/kernels"));
+        // Large GEMMs: FP8 tensor cores, well under the BF16 time.
+        for t in [4096.0, 16384.0] {
+            let (a, b) = (
+                p16.token_op(TokenOp::MlpUpProj, t),
+                p8.token_op(TokenOp::MlpUpProj, t),
+            );
+            assert!(b < 0.75 * a, "{t}: bf16 {a} fp8 {b}");
+        }
+        // Measured on H100 (kernels/h100_sxm/gemm.csv, fp8 rows), prefill- and decode-sized
+        // projections: within the fit's MAPE over the table (~12%) plus margin.
+        let (f, r) = p8.gemm_fp8.unwrap();
+        for (m, n, k, ms) in [
+            (4096.0, 8192.0, 8192.0, 0.4961),
+            (4096.0, 5120.0, 5120.0, 0.2365),
+            (4096.0, 12288.0, 4096.0, 0.3652),
+            (2048.0, 8192.0, 8192.0, 0.2398),
+            (16.0, 8192.0, 8192.0, 0.03285),
+        ] {
+            let got = f.ms_fp8(&r, m, n, k);
+            assert!((got / ms - 1.0).abs() < 0.15, "{m}x{n}x{k}: {got} vs {ms}");
+        }
+        // Elementwise ops, attention and the LM head are unchanged.
+        assert_eq!(
+            p8.token_op(TokenOp::InputLayernorm, 512.0),
+            p16.token_op(TokenOp::InputLayernorm, 512.0)
+        );
+        assert_eq!(p8.lm_head_direct_ms(64.0), p16.lm_head_direct_ms(64.0));
+        // A GPU with no FP8 peak cannot run FP8 GEMMs; one without FP8 fits borrows them.
+        let a100 = calibrated_gpu(&cal, "a100", "ampere");
+        let e = AnalyticPredictor::new(
+            fp8,
+            &GpuInfo {
+                fp8_flops: None,
+                ..a100
+            },
+            1,
+            1,
+            &cal,
+            Default::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("precision fp8") && e.contains("fp8_dense_tflops"),
+            "{e}"
+        );
+        let b200 = AnalyticPredictor::new(
+            fp8,
+            &gpu("b200", "blackwell"),
+            1,
+            1,
+            &cal,
+            Default::default(),
+        )
+        .unwrap();
+        assert!(
+            b200.describe().contains("fp8 gemm: h"),
+            "{}",
+            b200.describe()
+        );
+    }
+
+    #[test]
+    fn fp8_kv_cache_halves_the_decode_read() {
+        let cal = Calibration::embedded();
+        let g = calibrated_gpu(&cal, "h100", "hopper");
+        let auto = LayerShape::new(64, 8, 5120, 25600, 128, true, 151936, 1);
+        let fp8 = LayerShape {
+            kv_cache_dtype: KvCacheDtype::Fp8,
+            ..auto
+        };
+        let p16 = AnalyticPredictor::new(auto, &g, 1, 1, &cal, Default::default()).unwrap();
+        let p8 = AnalyticPredictor::new(fp8, &g, 1, 1, &cal, Default::default()).unwrap();
+        let batch = vec![
+            BatchEntry {
+                num_tokens: 1,
+                num_processed_tokens: 8192,
+                is_prefill_complete: true,
+            };
+            64
+        ];
+        let (a, b) = (
+            p16.attn_decode_ms(&batch).unwrap(),
+            p8.attn_decode_ms(&batch).unwrap(),
+        );
+        // Bandwidth-bound at this size: close to half, never more than the 16-bit time.
+        assert!(b < 0.6 * a && b > 0.4 * a, "{a} {b}");
+        // The cache write stores 1-byte elements: read 4 + write 2 bytes per K/V pair.
+        assert_eq!(
+            fp8.elementwise(TokenOp::AttnKvCacheSave, 1.0),
+            Some((ADD, 6.0 * 8.0 * 128.0))
+        );
     }
 
     #[test]

@@ -55,6 +55,8 @@ fn tiny(hkv: u32) -> ModelSpec {
         tie_word_embeddings: false,
         head_dim: 16,
         dtype_bytes: 2,
+        precision: Default::default(),
+        kv_cache_dtype: Default::default(),
     }
 }
 

@@ -3,12 +3,19 @@
 //! A scheduler decides; the engine acts. `next_batch` fills one batch from the replica's queue
 //! and its own running set (Vidur's `_get_next_batch`); the engine calls it up to `num_stages`
 //! times per scheduling event and owns batches, stages and the clock.
+//!
+//! Besides Vidur's five there are three engine models (`../shared/reference/engines.md`):
+//! `vllm_v1`, `sglang` and `trtllm`. They share the helpers at the end of this file: KV tokens
+//! and blocks a step needs, and a recompute preemption that keeps a half-prefilled prompt whole.
 
 mod faster_transformer;
 mod lightllm;
 mod orca;
 mod sarathi;
+mod sglang;
+mod trtllm;
 mod vllm;
+mod vllm_v1;
 
 use std::collections::VecDeque;
 
@@ -243,5 +250,66 @@ pub fn build(cfg: &SchedulerConfig) -> Box<dyn ReplicaScheduler> {
         SchedulerConfig::FasterTransformer(_) => {
             Box::new(faster_transformer::FasterTransformer::default())
         }
+        SchedulerConfig::VllmV1(c) => Box::new(vllm_v1::VllmV1::new(c)),
+        SchedulerConfig::Sglang(c) => Box::new(sglang::Sglang::new(c)),
+        SchedulerConfig::Trtllm(c) => Box::new(trtllm::Trtllm::new(c)),
     }
+}
+
+/// Prompt tokens not yet computed (0 once the prefill is complete).
+#[inline]
+pub(crate) fn prompt_left(req: &Request) -> u32 {
+    if req.is_prefill_complete {
+        0
+    } else {
+        req.num_prefill_tokens
+            .saturating_sub(req.num_processed_tokens)
+    }
+}
+
+/// KV tokens `req` holds once a step computes `n` more of its tokens. A decode's input token is
+/// the output sampled last step, counted in `num_processed_tokens` but not yet in the KV cache
+/// (engines.md §2.4: `num_computed + n`).
+#[inline]
+pub(crate) fn kv_tokens_after(req: &Request, n: u32) -> u64 {
+    let computed = if req.is_prefill_complete {
+        req.num_processed_tokens.saturating_sub(1)
+    } else {
+        req.num_processed_tokens
+    };
+    computed as u64 + n as u64
+}
+
+/// Blocks `req` must gain so that a step computing `n` of its tokens fits.
+#[inline]
+pub(crate) fn blocks_to_grow(req: &Request, n: u32, block_size: u32) -> u64 {
+    let held = if req.in_allocation_map { req.blocks } else { 0 } as u64;
+    kv_tokens_after(req, n)
+        .div_ceil(block_size as u64)
+        .saturating_sub(held)
+}
+
+/// Allocate what [`blocks_to_grow`] says; a request without an allocation-map entry gets one
+/// even when it needs no block, so `map_len` counts every admitted request.
+#[inline]
+pub(crate) fn grow(base: &mut ReplicaBase, req: &mut Request, n: u32) -> Result<(), SimError> {
+    let need = blocks_to_grow(req, n, base.cfg.block_size());
+    base.blocks.allocate(req, need)
+}
+
+/// Recompute preemption for the engine models: free `victim`'s KV and reset it. A request
+/// that already produced output restarts with prompt + outputs as its new prompt (vLLM and
+/// SGLang re-prefill both, engines.md §2.4, §3.6); one caught mid-prefill keeps its prompt,
+/// whereas [`ReplicaBase::preempt`] (Vidur's rule) would turn the unprocessed prompt tokens
+/// into decode tokens. The caller queues it.
+pub(crate) fn evict(base: &mut ReplicaBase, victim: &mut Request) {
+    if victim.is_prefill_complete {
+        victim.restart();
+    } else {
+        victim.num_processed_tokens = 0;
+        victim.scheduled = false;
+        victim.preempted_flag = false;
+        victim.num_restarts += 1;
+    }
+    base.blocks.free(victim);
 }
