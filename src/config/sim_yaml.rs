@@ -13,6 +13,8 @@
 //!                                   # (fp8 for a checkpoint with an FP8 quantization_config)
 //! kv_cache_dtype: fp8               # optional; auto (16-bit) | fp8; default: the model's
 //! scheduler: {type: sarathi, chunk_size: 512, batch_size_cap: 128}
+//!                                   # optional; default {type: vllm_v1} ({type: sarathi},
+//!                                   # Vidur's default, with compat: vidur)
 //! router: round_robin                # round_robin | lor | random
 //! workload: {trace_replay: {trace_file: trace.csv, time_scale_factor: 0.4}}
 //! # or synthetic: {lengths: ..., intervals: ..., num_requests: 1000}, or a closed loop of
@@ -91,8 +93,10 @@ pub struct SimFile {
     /// ships FP8 KV-cache scales).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kv_cache_dtype: Option<KvCacheDtype>,
-    /// Replica scheduler.
-    pub scheduler: SchedulerConfig,
+    /// Replica scheduler (default `vllm_v1` with vLLM's defaults; Vidur's `sarathi` with
+    /// `compat: vidur`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheduler: Option<SchedulerConfig>,
     /// Global router (default round_robin).
     #[serde(default)]
     pub router: RouterKind,
@@ -301,7 +305,10 @@ pub fn load(path: &Path) -> Result<SimRun, ConfigError> {
         num_replicas: file.num_replicas,
         memory_margin_fraction: file.memory_margin_fraction,
         max_tokens: file.workload.max_tokens(),
-        scheduler: file.scheduler,
+        scheduler: file
+            .scheduler
+            .clone()
+            .unwrap_or_else(|| SchedulerConfig::default_for(file.compat)),
         router: file.router,
         seed: file.seed,
         time_limit_s: file.time_limit_s,

@@ -48,34 +48,44 @@ impl Expansion {
     }
 }
 
-/// One scheduler variant: kind plus knob values.
+/// One scheduler variant: kind plus knob values (None: the scheduler's default).
 struct SchedVariant {
     kind: SchedulerKind,
     chunk: Option<u32>,
-    cap: u32,
+    cap: Option<u32>,
     max_tokens_in_batch: Option<u32>,
 }
 
 fn sched_variants(space: &SearchSpace, max_tokens: u32) -> Vec<SchedVariant> {
     let mut out = Vec::new();
     for s in &space.schedulers {
-        let caps = s.batch_size_cap.as_ref().unwrap_or(&space.batch_size_cap);
+        // The engine models keep their engine's request cap unless the scheduler lists caps;
+        // Vidur's schedulers take the space's list, as Vidur's explorer does.
+        let caps: Vec<Option<u32>> = match (&s.batch_size_cap, s.kind.is_engine_model()) {
+            (Some(c), _) => c.iter().map(|&c| Some(c)).collect(),
+            (None, true) => vec![None],
+            (None, false) => space.batch_size_cap.iter().map(|&c| Some(c)).collect(),
+        };
         let chunks: Vec<Option<u32>> = match s.kind {
             SchedulerKind::Sarathi if s.chunk_size.is_empty() => vec![Some(DEFAULT_CHUNK_SIZE)],
             SchedulerKind::Sarathi => s.chunk_size.iter().map(|&c| Some(c)).collect(),
             _ => vec![None],
         };
-        // Vidur's explorer sets the token budget to the workload's longest request, so a full
-        // prompt always fits one batch.
-        let budgets: Vec<Option<u32>> = match s.kind {
-            SchedulerKind::Vllm if s.max_tokens_in_batch.is_empty() => vec![Some(max_tokens)],
-            SchedulerKind::Vllm => s.max_tokens_in_batch.iter().map(|&b| Some(b)).collect(),
-            SchedulerKind::Lightllm => vec![Some(max_tokens)],
-            _ => vec![None],
+        // Vidur's explorer sets vLLM's token budget to the workload's longest request, so a
+        // full prompt always fits one batch; the engine models keep their engine's default.
+        let listed = s
+            .token_budgets()
+            .into_iter()
+            .find(|(_, kind, v)| *kind == s.kind && !v.is_empty())
+            .map(|(_, _, v)| v.iter().map(|&b| Some(b)).collect::<Vec<_>>());
+        let budgets: Vec<Option<u32>> = match (listed, s.kind) {
+            (Some(v), _) => v,
+            (None, SchedulerKind::Vllm | SchedulerKind::Lightllm) => vec![Some(max_tokens)],
+            (None, _) => vec![None],
         };
         for &chunk in &chunks {
             for &budget in &budgets {
-                for &cap in caps {
+                for &cap in &caps {
                     out.push(SchedVariant {
                         kind: s.kind,
                         chunk,
@@ -210,26 +220,18 @@ pub fn expand(space: &SearchSpace, base_dir: &Path) -> Result<Expansion, SearchE
                                     .iter()
                                     .flat_map(|r| concurrencies.iter().map(move |c| (r, c)))
                                 {
-                                    let config = PointConfig {
-                                        model: model.name.clone(),
-                                        workload: w.name.clone(),
-                                        gpu: gpu.name.clone(),
-                                        node: node.name.clone(),
-                                        tp,
-                                        pp,
-                                        replicas,
-                                        scheduler: v.kind.name().to_string(),
-                                        chunk_size: v.chunk,
-                                        batch_size_cap: v.cap,
-                                        max_tokens_in_batch: v.max_tokens_in_batch,
-                                        router: router_name(router).to_string(),
-                                        concurrency,
-                                    };
                                     let mut sched = SchedulerConfig::new(v.kind);
-                                    // The cap is per micro-batch, as in Vidur's explorer: a
-                                    // replica runs up to `cap · pp` requests over its stages.
-                                    // Saturating: a cap past u32 is no cap at all.
-                                    sched.set_batch_size_cap(v.cap.saturating_mul(pp));
+                                    if let Some(cap) = v.cap {
+                                        // Vidur's cap is per micro-batch, as in its explorer: a
+                                        // replica runs up to `cap · pp` requests over its
+                                        // stages (saturating: a cap past u32 is no cap). The
+                                        // engines' caps are per engine, whatever PP.
+                                        sched.set_batch_size_cap(if v.kind.is_engine_model() {
+                                            cap
+                                        } else {
+                                            cap.saturating_mul(pp)
+                                        });
+                                    }
                                     match &mut sched {
                                         SchedulerConfig::Sarathi(c) => {
                                             if let Some(chunk) = v.chunk {
@@ -246,8 +248,40 @@ pub fn expand(space: &SearchSpace, base_dir: &Path) -> Result<Expansion, SearchE
                                                 c.max_tokens_in_batch = b;
                                             }
                                         }
+                                        SchedulerConfig::VllmV1(c) => {
+                                            if let Some(b) = v.max_tokens_in_batch {
+                                                c.max_num_batched_tokens = b;
+                                            }
+                                        }
+                                        SchedulerConfig::Sglang(c) => {
+                                            if let Some(b) = v.max_tokens_in_batch {
+                                                c.chunked_prefill_size = b;
+                                            }
+                                        }
+                                        SchedulerConfig::Trtllm(c) => {
+                                            if let Some(b) = v.max_tokens_in_batch {
+                                                c.max_num_tokens = b;
+                                            }
+                                        }
                                         _ => {}
                                     }
+                                    let config = PointConfig {
+                                        model: model.name.clone(),
+                                        workload: w.name.clone(),
+                                        gpu: gpu.name.clone(),
+                                        node: node.name.clone(),
+                                        tp,
+                                        pp,
+                                        replicas,
+                                        scheduler: v.kind.name().to_string(),
+                                        chunk_size: v.chunk,
+                                        // Vidur's caps as listed (per micro-batch); the engine
+                                        // models' as they run, their default included.
+                                        batch_size_cap: v.cap.unwrap_or(sched.batch_size_cap()),
+                                        max_tokens_in_batch: sched.token_budget(),
+                                        router: router_name(router).to_string(),
+                                        concurrency,
+                                    };
                                     let sim = SimConfig {
                                         model: model.clone(),
                                         device: device.clone(),

@@ -110,7 +110,9 @@ pub struct PointConfig {
     pub chunk_size: Option<u32>,
     /// Maximum running requests per replica.
     pub batch_size_cap: u32,
-    /// vLLM's token budget per batch (None for other schedulers).
+    /// The step's token budget: vLLM's `max_tokens_in_batch`, LightLLM's prefill cap, vLLM
+    /// V1's `max_num_batched_tokens`, SGLang's `chunked_prefill_size`, TRT-LLM's
+    /// `max_num_tokens` (None for Sarathi, Orca and FasterTransformer).
     pub max_tokens_in_batch: Option<u32>,
     /// Global router (`round_robin`, `lor`, `random`).
     pub router: String,
@@ -129,7 +131,8 @@ impl PointConfig {
             .saturating_mul(self.pp)
     }
 
-    /// Scheduler with its main knob, e.g. `sarathi-1024`, `vllm`.
+    /// Scheduler with its main knob, e.g. `sarathi-1024`, `vllm` (token budgets have their
+    /// own column).
     pub fn scheduler_label(&self) -> String {
         match self.chunk_size {
             Some(c) => format!("{}-{c}", self.scheduler),
@@ -138,11 +141,13 @@ impl PointConfig {
     }
 
     /// A one-line human description, e.g.
-    /// `Llama-2-70b on 4×h100-sxm: TP2 PP1 ×2, sarathi-1024, cap 128` (plus `, concurrency 32`
-    /// for a closed-loop point).
+    /// `Llama-2-70b on 4×h100-sxm: TP2 PP1 ×2, sarathi-1024, cap 128` (plus the step's token
+    /// budget for the engine models, `, 8192 tokens/step`, and `, concurrency 32` for a
+    /// closed-loop point).
     pub fn describe(&self) -> String {
+        let engine = matches!(self.scheduler.as_str(), "vllm_v1" | "sglang" | "trtllm");
         format!(
-            "{} on {}×{}: TP{} PP{} ×{}, {}, cap {}{}",
+            "{} on {}×{}: TP{} PP{} ×{}, {}, cap {}{}{}",
             self.model,
             self.num_gpus(),
             self.gpu,
@@ -151,6 +156,10 @@ impl PointConfig {
             self.replicas,
             self.scheduler_label(),
             self.batch_size_cap,
+            self.max_tokens_in_batch
+                .filter(|_| engine)
+                .map(|b| format!(", {b} tokens/step"))
+                .unwrap_or_default(),
             self.concurrency
                 .map(|c| format!(", concurrency {c}"))
                 .unwrap_or_default()

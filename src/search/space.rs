@@ -41,7 +41,9 @@ pub struct SearchSpace {
     /// Replica counts, or `auto` (default): as many as the cluster's GPU budget allows.
     #[serde(default)]
     pub replicas: Replicas,
-    /// Replica schedulers with their knobs.
+    /// Replica schedulers with their knobs (default `[{type: vllm_v1}]`; `[{type: sarathi}]`,
+    /// Vidur's default, with `compat: vidur`).
+    #[serde(default)]
     pub schedulers: Vec<SchedulerSpec>,
     /// Batch-size caps (max running requests per replica) for schedulers that do not list their
     /// own (default `[128]`).
@@ -182,6 +184,58 @@ pub struct SchedulerSpec {
     /// vLLM token budgets per batch (default `[max_tokens of the workload]`; only for vllm).
     #[serde(default)]
     pub max_tokens_in_batch: Vec<u32>,
+    /// vLLM V1 step token budgets (`--max-num-batched-tokens`; default `[8192]`; only for
+    /// vllm_v1).
+    #[serde(default)]
+    pub max_num_batched_tokens: Vec<u32>,
+    /// SGLang prefill chunk sizes (`--chunked-prefill-size`; default `[8192]`; only for sglang).
+    #[serde(default)]
+    pub chunked_prefill_size: Vec<u32>,
+    /// TensorRT-LLM step token budgets (`max_num_tokens`; default `[8192]`; only for trtllm).
+    #[serde(default)]
+    pub max_num_tokens: Vec<u32>,
+}
+
+impl SchedulerSpec {
+    /// The scheduler with no knobs listed: its defaults.
+    pub fn of(kind: SchedulerKind) -> Self {
+        SchedulerSpec {
+            kind,
+            chunk_size: vec![],
+            batch_size_cap: None,
+            max_tokens_in_batch: vec![],
+            max_num_batched_tokens: vec![],
+            chunked_prefill_size: vec![],
+            max_num_tokens: vec![],
+        }
+    }
+
+    /// The step-token-budget knob this scheduler's list fills, with its field name: the engine
+    /// models' budgets and vLLM's `max_tokens_in_batch` (Sarathi's chunk size is listed apart).
+    pub fn token_budgets(&self) -> [(&'static str, SchedulerKind, &[u32]); 4] {
+        [
+            (
+                "max_tokens_in_batch",
+                SchedulerKind::Vllm,
+                &self.max_tokens_in_batch,
+            ),
+            (
+                "max_num_batched_tokens",
+                SchedulerKind::VllmV1,
+                &self.max_num_batched_tokens,
+            ),
+            (
+                "chunked_prefill_size",
+                SchedulerKind::Sglang,
+                &self.chunked_prefill_size,
+            ),
+            (
+                "max_num_tokens",
+                SchedulerKind::Trtllm,
+                &self.max_num_tokens,
+            ),
+        ]
+    }
 }
 
 /// Replica counts.
@@ -378,8 +432,13 @@ impl SearchSpace {
 
     /// Parse and check YAML text; the message names the line/column or the field.
     pub fn parse(text: &str) -> Result<SearchSpace, SpaceError> {
-        let space: SearchSpace = serde_saphyr::from_str(text)
+        let mut space: SearchSpace = serde_saphyr::from_str(text)
             .map_err(|e| SpaceError::Yaml(crate::parse_messages::yaml_message(&e, "<input>")))?;
+        if space.schedulers.is_empty() {
+            space.schedulers = vec![SchedulerSpec::of(
+                crate::sim::SchedulerConfig::default_for(space.compat).kind(),
+            )];
+        }
         space.check()?;
         Ok(space)
     }
@@ -438,10 +497,6 @@ impl SearchSpace {
         }
         for (i, s) in self.schedulers.iter().enumerate() {
             no_duplicates(&format!("schedulers[{i}].chunk_size"), &s.chunk_size)?;
-            no_duplicates(
-                &format!("schedulers[{i}].max_tokens_in_batch"),
-                &s.max_tokens_in_batch,
-            )?;
             if let Some(c) = &s.batch_size_cap {
                 no_duplicates(&format!("schedulers[{i}].batch_size_cap"), c)?;
             }
@@ -527,14 +582,25 @@ impl SearchSpace {
                     f("chunk_size")
                 )));
             }
-            if !s.max_tokens_in_batch.is_empty() && s.kind != SchedulerKind::Vllm {
+            for (name, kind, v) in s.token_budgets() {
+                if !v.is_empty() && s.kind != kind {
+                    return Err(SpaceError::Field(format!(
+                        "field '{}': only the {} scheduler takes {name} (this one is {})",
+                        f(name),
+                        kind.name(),
+                        s.kind.name()
+                    )));
+                }
+                positive(f(name), v)?;
+                no_duplicates(&f(name), v)?;
+            }
+            if s.kind.is_engine_model() && self.compat.is_vidur() {
                 return Err(SpaceError::Field(format!(
-                    "field '{}': only the vllm scheduler has a token budget",
-                    f("max_tokens_in_batch")
+                    "field '{}': the engine models run with compat: default only (compat: vidur reproduces Vidur's own schedulers)",
+                    f("type")
                 )));
             }
             positive(f("chunk_size"), &s.chunk_size)?;
-            positive(f("max_tokens_in_batch"), &s.max_tokens_in_batch)?;
             if let Some(c) = &s.batch_size_cap {
                 nonempty(&f("batch_size_cap"), c.len())?;
                 positive(f("batch_size_cap"), c)?;
@@ -674,6 +740,58 @@ mod tests {
             .to_string();
         assert!(
             e.contains("duplicate key `seeds`") && !e.contains("Options"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn engine_models_are_the_default_and_take_only_their_own_knobs() {
+        let no_schedulers = BASE.replace("schedulers: [{type: sarathi, chunk_size: [256]}]\n", "");
+        let s = SearchSpace::parse(&no_schedulers).unwrap();
+        assert_eq!(s.schedulers, [SchedulerSpec::of(SchedulerKind::VllmV1)]);
+        let s = SearchSpace::parse(&format!("{no_schedulers}compat: vidur\n")).unwrap();
+        assert_eq!(s.schedulers, [SchedulerSpec::of(SchedulerKind::Sarathi)]);
+
+        let with = |sched: &str| {
+            SearchSpace::parse(&BASE.replace("{type: sarathi, chunk_size: [256]}", sched))
+        };
+        let s = with("{type: vllm_v1, max_num_batched_tokens: [2048, 8192]}").unwrap();
+        assert_eq!(s.schedulers[0].max_num_batched_tokens, [2048, 8192]);
+        with("{type: sglang, chunked_prefill_size: [4096]}").unwrap();
+        with("{type: trtllm, max_num_tokens: [8192], batch_size_cap: [256]}").unwrap();
+        for (sched, want) in [
+            (
+                "{type: sglang, max_num_batched_tokens: [2048]}",
+                "'schedulers[0].max_num_batched_tokens': only the vllm_v1 scheduler takes max_num_batched_tokens (this one is sglang)",
+            ),
+            (
+                "{type: vllm_v1, max_num_tokens: [2048]}",
+                "'schedulers[0].max_num_tokens': only the trtllm scheduler",
+            ),
+            (
+                "{type: vllm, chunked_prefill_size: [2048]}",
+                "'schedulers[0].chunked_prefill_size': only the sglang scheduler",
+            ),
+            (
+                "{type: trtllm, max_num_tokens: [0]}",
+                "'schedulers[0].max_num_tokens': values must be at least 1",
+            ),
+            (
+                "{type: vllm_v1, max_num_batched_tokens: [512, 512]}",
+                "'schedulers[0].max_num_batched_tokens[1]': repeats",
+            ),
+        ] {
+            let e = with(sched).unwrap_err().to_string();
+            assert!(e.contains(want), "{sched}: {e}");
+        }
+        let e = SearchSpace::parse(&format!(
+            "{}compat: vidur\n",
+            BASE.replace("{type: sarathi, chunk_size: [256]}", "{type: trtllm}")
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("'schedulers[0].type': the engine models run with compat: default only"),
             "{e}"
         );
     }

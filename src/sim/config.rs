@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::compat::Compat;
+
 /// Sarathi's prefill chunk size when none is given (Vidur's default), for a simulation and for
 /// a search space alike.
 pub const DEFAULT_CHUNK_SIZE: u32 = 512;
@@ -353,6 +355,16 @@ impl SchedulerConfig {
         }
     }
 
+    /// The scheduler a config without one gets: vLLM V1, today's engine; with `compat: vidur`,
+    /// Vidur's own default (Sarathi-Serve with chunk 512).
+    pub fn default_for(compat: Compat) -> Self {
+        SchedulerConfig::new(if compat.is_vidur() {
+            SchedulerKind::Sarathi
+        } else {
+            SchedulerKind::VllmV1
+        })
+    }
+
     /// Scheduler family.
     pub fn kind(&self) -> SchedulerKind {
         match self {
@@ -381,6 +393,23 @@ impl SchedulerConfig {
                 .max_running_requests
                 .unwrap_or(SGLANG_MAX_RUNNING_REQUESTS_CEILING),
             SchedulerConfig::Trtllm(c) => c.max_batch_size,
+        }
+    }
+
+    /// The step's token budget where the scheduler has one as a knob: vLLM's
+    /// `max_tokens_in_batch`, LightLLM's prefill cap, vLLM V1's `max_num_batched_tokens`,
+    /// SGLang's `chunked_prefill_size`, TRT-LLM's `max_num_tokens` (None: Sarathi's chunk,
+    /// Orca, FasterTransformer).
+    pub fn token_budget(&self) -> Option<u32> {
+        match self {
+            SchedulerConfig::Vllm(c) => Some(c.max_tokens_in_batch),
+            SchedulerConfig::Lightllm(c) => Some(c.max_tokens_in_batch),
+            SchedulerConfig::VllmV1(c) => Some(c.max_num_batched_tokens),
+            SchedulerConfig::Sglang(c) => Some(c.chunked_prefill_size),
+            SchedulerConfig::Trtllm(c) => Some(c.max_num_tokens),
+            SchedulerConfig::Sarathi(_)
+            | SchedulerConfig::Orca(_)
+            | SchedulerConfig::FasterTransformer(_) => None,
         }
     }
 

@@ -254,3 +254,79 @@ fn engine_models_carry_their_engines_shipped_serving_overheads() {
         predictor(&sarathi)
     );
 }
+
+/// Without `scheduler:` a simulation runs vLLM V1 with its defaults (Sarathi, Vidur's own
+/// default, under `compat: vidur`).
+#[test]
+fn a_config_without_a_scheduler_runs_vllm_v1() {
+    let body = "model: meta-llama/Llama-2-7b-hf\ndevice: a100\n\
+                workload:\n  closed_loop: {concurrency: 4, num_requests: 16, lengths: {fixed: {prefill_tokens: 128, decode_tokens: 8}}}\n";
+    for (name, extra, want) in [
+        ("default-scheduler", "", "vllm_v1"),
+        ("default-scheduler-vidur", "compat: vidur\n", "sarathi"),
+    ] {
+        let dir = crate::common::fresh_dir("engines", name);
+        let cfg = dir.join("sim.yaml");
+        std::fs::write(&cfg, format!("{body}{extra}")).unwrap();
+        let out = dir.join("out");
+        let (code, text) = run_bin(&[
+            "simulate",
+            "--config",
+            cfg.to_str().unwrap(),
+            "--output",
+            out.to_str().unwrap(),
+        ]);
+        assert_eq!(code, Some(0), "{name}: {text}");
+        let s: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap())
+                .unwrap();
+        assert_eq!(s["run"]["config"]["scheduler"]["type"], want, "{name}");
+    }
+}
+
+/// A search space lists the engine models with their own knobs: token budgets per engine, the
+/// request cap as the engine's (not multiplied by the stages), the engine's default cap when
+/// none is listed.
+#[test]
+fn a_space_expands_the_engine_models_knobs() {
+    use vidur_search::search::{expand::expand, SearchSpace};
+    use vidur_search::sim::SchedulerConfig;
+    let space = SearchSpace::parse(
+        "name: e\nmodels: [meta-llama/Llama-2-7b-hf]\n\
+         workloads: [{name: w, lengths: {fixed: {prefill_tokens: 100, decode_tokens: 10}}}]\n\
+         clusters: [{gpu: h100, max_gpus: 2}]\npp: [2]\n\
+         schedulers:\n  - {type: vllm_v1, max_num_batched_tokens: [512, 2048], batch_size_cap: [64]}\n\
+         \x20 - {type: sglang, chunked_prefill_size: [4096]}\n  - {type: trtllm}\n\
+         slos: [{metric: ttft, quantile: 0.9, max_seconds: 1.0}]\n",
+    )
+    .unwrap();
+    let exp = expand(&space, std::path::Path::new(".")).unwrap();
+    let got: Vec<(String, u32, Option<u32>)> = exp
+        .points
+        .iter()
+        .map(|p| {
+            let c = &p.config;
+            // The point's record and the simulated config agree.
+            assert_eq!(c.batch_size_cap, p.sim.scheduler.batch_size_cap(), "{c:?}");
+            assert_eq!(
+                c.max_tokens_in_batch,
+                p.sim.scheduler.token_budget(),
+                "{c:?}"
+            );
+            (c.scheduler.clone(), c.batch_size_cap, c.max_tokens_in_batch)
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("vllm_v1".to_string(), 64, Some(512)),
+            ("vllm_v1".to_string(), 64, Some(2048)),
+            ("sglang".to_string(), 4096, Some(4096)),
+            ("trtllm".to_string(), 2048, Some(8192)),
+        ]
+    );
+    assert!(matches!(
+        exp.points[3].sim.scheduler,
+        SchedulerConfig::Trtllm(ref c) if c.max_num_tokens == 8192 && !c.enable_chunked_context
+    ));
+}

@@ -530,7 +530,7 @@ fn dry_run_prints_counts_reasons_and_an_estimate() {
     );
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        text.contains("400 points to simulate, 80 dropped"),
+        text.contains("200 points to simulate, 40 dropped"),
         "{text}"
     );
     assert!(
@@ -552,8 +552,8 @@ fn dry_run_prints_counts_reasons_and_an_estimate() {
         .unwrap()
         .parse()
         .unwrap();
-    // 400 points, at least one probe each; a search's probes are not free.
-    assert!(sims >= 400, "{est}");
+    // 200 points, at least one probe each; a search's probes are not free.
+    assert!(sims >= 200, "{est}");
     assert!(secs > 0.0, "{est}");
 }
 
