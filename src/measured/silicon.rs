@@ -109,6 +109,14 @@ pub(super) fn parse(path: &Path, text: &str) -> Result<Vec<MeasuredPoint>, Measu
             (_, "") => "bf16".to_string(),
             (_, p) => p.to_lowercase(),
         };
+        // The row's `precision` is the serving precision, KV cache included: an `fp8` row keeps
+        // an FP8 KV cache. The rows themselves say so: TRT-LLM serves Qwen3-32B at TP1 with 64
+        // clients of 4,096 + 128 tokens at 1.6 s TTFT, which needs every request's KV reserved
+        // at once (TRT-LLM reserves prompt + output): 71 GB in 16 bits beside about 35 GB of
+        // weights on an 80 GB GPU, 35 GB in FP8.
+        let kv_cache_dtype = get("precision")
+            .eq_ignore_ascii_case("fp8")
+            .then(|| "fp8".to_string());
         let (tp, pp, concurrency, isl, osl) = (
             int("tp_size")?,
             int("pp_size")?,
@@ -147,7 +155,7 @@ pub(super) fn parse(path: &Path, text: &str) -> Result<Vec<MeasuredPoint>, Measu
             model,
             gpu,
             precision,
-            kv_cache_dtype: None,
+            kv_cache_dtype,
             tp,
             pp,
             unsupported,
@@ -194,6 +202,20 @@ mod tests {
             .as_deref()
             .unwrap()
             .contains("moe_ep_size=8"));
+    }
+
+    #[test]
+    fn an_fp8_row_serves_weights_and_kv_cache_in_fp8() {
+        let rows = "a,trtllm,1,m,g,fp8,agg,10,5,fp8,2,1,1,,1,3,4\n\
+                    b,trtllm,1,m,g,,agg,10,5,fp8,2,1,1,,1,3,4\n\
+                    c,vllm,1,m,g,,agg,10,5,,2,1,1,,1,3,4\n";
+        let p = parse(Path::new("f.csv"), &format!("{HEAD}{rows}")).unwrap();
+        let got: Vec<(&str, Option<&str>)> = p
+            .iter()
+            .map(|p| (p.precision.as_str(), p.kv_cache_dtype.as_deref()))
+            .collect();
+        // Only the row's serving precision says FP8 KV; fp8 GEMMs alone keep a 16-bit cache.
+        assert_eq!(got, [("fp8", Some("fp8")), ("fp8", None), ("bf16", None)]);
     }
 
     #[test]

@@ -247,8 +247,10 @@ pub fn fit_terms(points: &[&FitPoint], start: &OverheadTerms) -> OverheadTerms {
         .filter(|(_, n)| *n >= MIN_POINTS_FOR_GPU_FACTOR)
         .map(|(g, _)| g.to_string())
         .collect();
+    // The start stays off the bounds: at a bound tanh is flat and the simplex never leaves it
+    // (a factor starting at the floor of 1 would stay there whatever the data say).
     let inv_factor = |f: f64| {
-        let u = ((f - MIN_GPU_FACTOR) / (MAX_GPU_FACTOR - MIN_GPU_FACTOR)).clamp(1e-6, 1.0 - 1e-6);
+        let u = ((f - MIN_GPU_FACTOR) / (MAX_GPU_FACTOR - MIN_GPU_FACTOR)).clamp(0.1, 0.9);
         (2.0 * u - 1.0).atanh()
     };
     let mut x0 = vec![

@@ -236,6 +236,13 @@ fn real_silicon_csv() {
         f.points.iter().filter(|p| p.precision == "fp8").count(),
         180
     );
+    assert_eq!(
+        f.points
+            .iter()
+            .filter(|p| p.kv_cache_dtype.as_deref() == Some("fp8"))
+            .count(),
+        180
+    );
     let mut engines: Vec<&str> = f
         .points
         .iter()
