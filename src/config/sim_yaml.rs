@@ -296,6 +296,11 @@ pub fn load(path: &Path) -> Result<SimRun, ConfigError> {
         ConfigError::invalid(path, format!("field '{field}': {e}"))
     })?;
     serving_formats(&file, &mut model, gpu.as_ref()).map_err(|e| ConfigError::invalid(path, e))?;
+    let mut scheduler = file
+        .scheduler
+        .clone()
+        .unwrap_or_else(|| SchedulerConfig::default_for(file.compat));
+    scheduler.resolve_device_defaults(&device);
     let sim = SimConfig {
         model,
         device,
@@ -305,10 +310,7 @@ pub fn load(path: &Path) -> Result<SimRun, ConfigError> {
         num_replicas: file.num_replicas,
         memory_margin_fraction: file.memory_margin_fraction,
         max_tokens: file.workload.max_tokens(),
-        scheduler: file
-            .scheduler
-            .clone()
-            .unwrap_or_else(|| SchedulerConfig::default_for(file.compat)),
+        scheduler,
         router: file.router,
         seed: file.seed,
         time_limit_s: file.time_limit_s,

@@ -250,7 +250,7 @@ pub fn expand(space: &SearchSpace, base_dir: &Path) -> Result<Expansion, SearchE
                                         }
                                         SchedulerConfig::VllmV1(c) => {
                                             if let Some(b) = v.max_tokens_in_batch {
-                                                c.max_num_batched_tokens = b;
+                                                c.max_num_batched_tokens = Some(b);
                                             }
                                         }
                                         SchedulerConfig::Sglang(c) => {
@@ -265,6 +265,7 @@ pub fn expand(space: &SearchSpace, base_dir: &Path) -> Result<Expansion, SearchE
                                         }
                                         _ => {}
                                     }
+                                    sched.resolve_device_defaults(device);
                                     let config = PointConfig {
                                         model: model.name.clone(),
                                         workload: w.name.clone(),

@@ -184,8 +184,8 @@ pub struct SchedulerSpec {
     /// vLLM token budgets per batch (default `[max_tokens of the workload]`; only for vllm).
     #[serde(default)]
     pub max_tokens_in_batch: Vec<u32>,
-    /// vLLM V1 step token budgets (`--max-num-batched-tokens`; default `[8192]`; only for
-    /// vllm_v1).
+    /// vLLM V1 step token budgets (`--max-num-batched-tokens`; default vLLM's for the GPU, 8192
+    /// or 2048 on A100; only for vllm_v1).
     #[serde(default)]
     pub max_num_batched_tokens: Vec<u32>,
     /// SGLang prefill chunk sizes (`--chunked-prefill-size`; default `[8192]`; only for sglang).

@@ -86,12 +86,6 @@ fn default_max_tokens_in_batch() -> u32 {
 fn default_max_waiting_iters() -> u32 {
     10
 }
-fn default_vllm_v1_max_num_batched_tokens() -> u32 {
-    8192
-}
-fn default_vllm_v1_max_num_seqs() -> u32 {
-    1024
-}
 fn default_sglang_block_size() -> u32 {
     1
 }
@@ -197,14 +191,15 @@ pub struct LightllmConfig {
 #[serde(deny_unknown_fields)]
 pub struct VllmV1Config {
     /// Token budget of one step, shared by decodes and prompt chunks
-    /// (`--max-num-batched-tokens`; default 8192, the `vllm serve` default on ≥70 GiB GPUs other
-    /// than A100; 2048 on A100 and smaller GPUs; §2.6).
-    #[serde(default = "default_vllm_v1_max_num_batched_tokens")]
-    pub max_num_batched_tokens: u32,
-    /// Most admitted requests, checked only when admitting (`--max-num-seqs`; default 1024,
-    /// 256 on A100 and smaller GPUs; §2.6).
-    #[serde(default = "default_vllm_v1_max_num_seqs")]
-    pub max_num_seqs: u32,
+    /// (`--max-num-batched-tokens`; default `vllm serve`'s for the GPU: 8192 on GPUs of at least
+    /// 70 GiB other than A100, 2048 on A100 and smaller GPUs; §2.6). None until the device is
+    /// known ([`SchedulerConfig::resolve_device_defaults`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_num_batched_tokens: Option<u32>,
+    /// Most admitted requests, checked only when admitting (`--max-num-seqs`; default 1024, 256
+    /// on A100 and smaller GPUs, and never above the token budget; §2.6).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_num_seqs: Option<u32>,
     /// Cap on one request's prompt tokens per step; 0 = off (`--long-prefill-token-threshold`;
     /// default 0; §2.3).
     #[serde(default)]
@@ -215,6 +210,18 @@ pub struct VllmV1Config {
     /// Override the memory planner's KV block count.
     #[serde(default)]
     pub num_blocks: Option<u64>,
+}
+
+impl VllmV1Config {
+    /// The step's token budget (`vllm serve`'s on a ≥70 GiB GPU other than A100 when unset).
+    pub fn budget(&self) -> u32 {
+        self.max_num_batched_tokens.unwrap_or(8192)
+    }
+
+    /// The request cap (1024, at most the budget, when unset).
+    pub fn seqs(&self) -> u32 {
+        self.max_num_seqs.unwrap_or(1024.min(self.budget()))
+    }
 }
 
 /// SGLang knobs (SGLang 0.5.2–0.5.9; engines.md §3.3–3.7). The KV pool is the memory planner's:
@@ -331,8 +338,8 @@ impl SchedulerConfig {
             SchedulerKind::Orca => SchedulerConfig::Orca(reservation()),
             SchedulerKind::FasterTransformer => SchedulerConfig::FasterTransformer(reservation()),
             SchedulerKind::VllmV1 => SchedulerConfig::VllmV1(VllmV1Config {
-                max_num_batched_tokens: default_vllm_v1_max_num_batched_tokens(),
-                max_num_seqs: default_vllm_v1_max_num_seqs(),
+                max_num_batched_tokens: None,
+                max_num_seqs: None,
                 long_prefill_token_threshold: 0,
                 block_size: default_block_size(),
                 num_blocks: None,
@@ -352,6 +359,18 @@ impl SchedulerConfig {
                 block_size: default_trtllm_block_size(),
                 num_blocks: None,
             }),
+        }
+    }
+
+    /// Fill the knobs whose engine default depends on the GPU (vLLM V1's token budget and
+    /// request cap, engines.md §2.6) for `device`; knobs already set stay.
+    pub fn resolve_device_defaults(&mut self, device: &crate::catalog::DeviceSpec) {
+        if let SchedulerConfig::VllmV1(c) = self {
+            let large = device.total_memory_gb >= 70.0
+                && !device.name.to_ascii_lowercase().contains("a100");
+            let (tokens, seqs) = if large { (8192, 1024) } else { (2048, 256) };
+            let budget = *c.max_num_batched_tokens.get_or_insert(tokens);
+            c.max_num_seqs.get_or_insert(seqs.min(budget));
         }
     }
 
@@ -388,7 +407,7 @@ impl SchedulerConfig {
             SchedulerConfig::Sarathi(c) => c.batch_size_cap,
             SchedulerConfig::Lightllm(c) => c.batch_size_cap,
             SchedulerConfig::Orca(c) | SchedulerConfig::FasterTransformer(c) => c.batch_size_cap,
-            SchedulerConfig::VllmV1(c) => c.max_num_seqs,
+            SchedulerConfig::VllmV1(c) => c.seqs(),
             SchedulerConfig::Sglang(c) => c
                 .max_running_requests
                 .unwrap_or(SGLANG_MAX_RUNNING_REQUESTS_CEILING),
@@ -404,7 +423,7 @@ impl SchedulerConfig {
         match self {
             SchedulerConfig::Vllm(c) => Some(c.max_tokens_in_batch),
             SchedulerConfig::Lightllm(c) => Some(c.max_tokens_in_batch),
-            SchedulerConfig::VllmV1(c) => Some(c.max_num_batched_tokens),
+            SchedulerConfig::VllmV1(c) => Some(c.budget()),
             SchedulerConfig::Sglang(c) => Some(c.chunked_prefill_size),
             SchedulerConfig::Trtllm(c) => Some(c.max_num_tokens),
             SchedulerConfig::Sarathi(_)
@@ -422,7 +441,7 @@ impl SchedulerConfig {
             SchedulerConfig::Orca(c) | SchedulerConfig::FasterTransformer(c) => {
                 c.batch_size_cap = cap
             }
-            SchedulerConfig::VllmV1(c) => c.max_num_seqs = cap,
+            SchedulerConfig::VllmV1(c) => c.max_num_seqs = Some(cap),
             SchedulerConfig::Sglang(c) => c.max_running_requests = Some(cap),
             SchedulerConfig::Trtllm(c) => c.max_batch_size = cap,
         }
@@ -500,10 +519,10 @@ impl SchedulerConfig {
         // The engine models' knobs first, so an error names the engine's own field.
         match self {
             SchedulerConfig::VllmV1(c) => {
-                if c.max_num_batched_tokens == 0 {
+                if c.budget() == 0 {
                     return Err("scheduler.max_num_batched_tokens must be at least 1".into());
                 }
-                if c.max_num_seqs == 0 {
+                if c.seqs() == 0 {
                     return Err("scheduler.max_num_seqs must be at least 1".into());
                 }
             }
@@ -697,7 +716,27 @@ mod tests {
         let SchedulerConfig::VllmV1(c) = &v else {
             panic!("{v:?}")
         };
-        assert_eq!(c.max_num_batched_tokens, 8192);
+        assert_eq!((c.budget(), c.max_num_batched_tokens), (8192, None));
+        // vLLM's defaults follow the GPU (engines.md §2.6); a knob given stays.
+        let catalog = crate::catalog::HardwareCatalog::embedded();
+        let device = |name: &str| crate::catalog::resolve_device(&catalog, name, false).unwrap();
+        for (gpu, given, want) in [
+            ("h100", "", (8192, 1024)),
+            ("h200", "", (8192, 1024)),
+            ("a100", "", (2048, 256)),
+            ("l40s", "", (2048, 256)),
+            ("a100", ", max_num_batched_tokens: 8192", (8192, 256)),
+            ("h100", ", max_num_batched_tokens: 512", (512, 512)),
+            ("h100", ", max_num_seqs: 64", (8192, 64)),
+        ] {
+            let mut v = parse(&format!("{{type: vllm_v1{given}}}")).unwrap();
+            v.resolve_device_defaults(&device(gpu));
+            assert_eq!(
+                (v.token_budget().unwrap(), v.batch_size_cap()),
+                want,
+                "{gpu}{given}"
+            );
+        }
         let s = parse("{type: sglang, max_running_requests: 48}").unwrap();
         assert_eq!((s.batch_size_cap(), s.block_size()), (48, 1));
         assert_eq!(

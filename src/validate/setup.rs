@@ -148,20 +148,16 @@ fn precision_supported(p: &str) -> bool {
     is_16_bit(p) || is_fp8(p)
 }
 
-/// The engine model for `engine` on `gpu`, with the engine's defaults as `vllm serve`,
+/// The engine model for `engine`, with the engine's defaults as `vllm serve`,
 /// `sglang.launch_server` and `trtllm-serve` resolve them (`../shared/reference/engines.md`
-/// §2.6, §3.7, §4.5). Only vLLM's depend on the GPU here: its device table gives an A100
-/// (either memory size) 2048 tokens and 256 sequences instead of 8192 and 1024. SGLang's
+/// §2.6, §3.7, §4.5). Only vLLM's depend on the GPU, and the simulation resolves them from the
+/// device (an A100 gets 2048 tokens and 256 sequences instead of 8192 and 1024). SGLang's
 /// `chunked_prefill_size` is 8192 on every GPU from 60 to 160 GiB (A100-80GB, H100, H200), the
 /// scheduler's default; TRT-LLM's defaults do not depend on the GPU. Unknown engines get vLLM.
-fn scheduler_for(engine: Option<&str>, gpu: &str) -> serde_json::Value {
-    let a100 = gpu.to_ascii_lowercase().starts_with("a100");
+fn scheduler_for(engine: Option<&str>) -> serde_json::Value {
     match engine {
         Some("sglang") => json!({"type": "sglang"}),
         Some("trtllm") => json!({"type": "trtllm"}),
-        _ if a100 => {
-            json!({"type": "vllm_v1", "max_num_batched_tokens": 2048, "max_num_seqs": 256})
-        }
         _ => json!({"type": "vllm_v1"}),
     }
 }
@@ -361,7 +357,7 @@ pub fn build(
         "num_pipeline_stages": p.pp,
         "num_replicas": 1,
         "memory_margin_fraction": 0.1,
-        "scheduler": scheduler_for(engine.as_deref(), &device),
+        "scheduler": scheduler_for(engine.as_deref()),
         "workload": workload,
         "predictor": {"analytic": analytic},
         "seed": opts.seed,

@@ -262,8 +262,8 @@ fn engine_models_carry_their_engines_shipped_serving_overheads() {
     );
 }
 
-/// Without `scheduler:` a simulation runs vLLM V1 with its defaults (Sarathi, Vidur's own
-/// default, under `compat: vidur`).
+/// Without `scheduler:` a simulation runs vLLM V1 with its defaults for the GPU (Sarathi,
+/// Vidur's own default, under `compat: vidur`).
 #[test]
 fn a_config_without_a_scheduler_runs_vllm_v1() {
     let body = "model: meta-llama/Llama-2-7b-hf\ndevice: a100\n\
@@ -287,7 +287,16 @@ fn a_config_without_a_scheduler_runs_vllm_v1() {
         let s: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap())
                 .unwrap();
-        assert_eq!(s["run"]["config"]["scheduler"]["type"], want, "{name}");
+        let sched = &s["run"]["config"]["scheduler"];
+        assert_eq!(sched["type"], want, "{name}");
+        if want == "vllm_v1" {
+            // vLLM's own defaults on an A100 (engines.md §2.6), not the H100's 8192 / 1024.
+            assert_eq!(
+                (&sched["max_num_batched_tokens"], &sched["max_num_seqs"]),
+                (&serde_json::json!(2048), &serde_json::json!(256)),
+                "{sched}"
+            );
+        }
     }
 }
 

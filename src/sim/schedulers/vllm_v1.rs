@@ -42,8 +42,8 @@ impl VllmV1 {
     pub fn new(c: &VllmV1Config) -> Self {
         VllmV1 {
             running: VecDeque::new(),
-            budget: c.max_num_batched_tokens,
-            max_num_seqs: c.max_num_seqs,
+            budget: c.budget(),
+            max_num_seqs: c.seqs(),
             long_prefill: c.long_prefill_token_threshold,
         }
     }
@@ -177,8 +177,8 @@ mod tests {
     fn setup(num_blocks: u64, budget: u32, seqs: u32) -> (ReplicaBase, VllmV1) {
         let mut cfg = SchedulerConfig::new(SchedulerKind::VllmV1);
         if let SchedulerConfig::VllmV1(c) = &mut cfg {
-            c.max_num_batched_tokens = budget;
-            c.max_num_seqs = seqs;
+            c.max_num_batched_tokens = Some(budget);
+            c.max_num_seqs = Some(seqs);
         }
         let plan = MemoryPlan {
             max_batch_size: 64,
