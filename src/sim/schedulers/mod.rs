@@ -313,3 +313,47 @@ pub(crate) fn evict(base: &mut ReplicaBase, victim: &mut Request) {
     }
     base.blocks.free(victim);
 }
+
+/// Helpers the scheduler unit tests share.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use super::{ReplicaBase, ReplicaScheduler};
+    use crate::compat::Compat;
+    use crate::sim::batch::Batch;
+    use crate::sim::config::SchedulerConfig;
+    use crate::sim::memory::MemoryPlan;
+    use crate::sim::request::{ReqId, Request};
+
+    /// A replica with `num_blocks` KV blocks, 64 request slots and 4,096-token requests.
+    pub fn replica(cfg: &SchedulerConfig, num_blocks: u64) -> ReplicaBase {
+        let plan = MemoryPlan {
+            max_batch_size: 64,
+            max_request_slots: 64,
+            num_blocks,
+        };
+        ReplicaBase::new(0, cfg, &plan, 4096, 1, Compat::Default)
+    }
+
+    /// One step at time `t`: schedule, run every member to the end of the step, and return
+    /// what ran (request, tokens).
+    pub fn step(
+        base: &mut ReplicaBase,
+        s: &mut dyn ReplicaScheduler,
+        reqs: &mut [Request],
+        t: f64,
+    ) -> Vec<(ReqId, u32)> {
+        let mut b = Batch::default();
+        assert!(s.next_batch(base, reqs, &mut b).unwrap());
+        b.finalize(reqs);
+        for (&id, &n) in b.requests.iter().zip(&b.num_tokens) {
+            reqs[id as usize].on_batch_schedule(t);
+            reqs[id as usize].on_batch_end(t, n);
+        }
+        s.on_batch_end(base, reqs, &b);
+        b.requests
+            .iter()
+            .copied()
+            .zip(b.num_tokens.iter().copied())
+            .collect()
+    }
+}

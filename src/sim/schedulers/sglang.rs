@@ -318,9 +318,8 @@ impl ReplicaScheduler for Sglang {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::compat::Compat;
     use crate::sim::config::{SchedulerConfig, SchedulerKind};
-    use crate::sim::memory::MemoryPlan;
+    use crate::sim::schedulers::test_support::{replica, step};
 
     fn setup(num_tokens: u64, chunk: u32) -> (ReplicaBase, Sglang) {
         let mut cfg = SchedulerConfig::new(SchedulerKind::Sglang);
@@ -328,31 +327,11 @@ mod tests {
             c.chunked_prefill_size = chunk;
             c.max_running_requests = Some(64);
         }
-        let plan = MemoryPlan {
-            max_batch_size: 64,
-            max_request_slots: 64,
-            num_blocks: num_tokens,
-        };
-        let base = ReplicaBase::new(0, &cfg, &plan, 4096, 1, Compat::Default);
+        let base = replica(&cfg, num_tokens);
         let SchedulerConfig::Sglang(c) = &cfg else {
             unreachable!()
         };
         (base, Sglang::new(c))
-    }
-
-    fn step(base: &mut ReplicaBase, s: &mut Sglang, reqs: &mut [Request]) -> Vec<(ReqId, u32)> {
-        let mut b = Batch::default();
-        assert!(s.next_batch(base, reqs, &mut b).unwrap());
-        for (&id, &n) in b.requests.iter().zip(&b.num_tokens) {
-            reqs[id as usize].on_batch_schedule(1.0);
-            reqs[id as usize].on_batch_end(1.0, n);
-        }
-        s.on_batch_end(base, reqs, &b);
-        b.requests
-            .iter()
-            .copied()
-            .zip(b.num_tokens.iter().copied())
-            .collect()
     }
 
     #[test]
@@ -360,14 +339,17 @@ mod tests {
         let (mut base, mut s) = setup(100_000, 100);
         let mut reqs = vec![Request::new(0, 0.0, 30, 10), Request::new(1, 0.0, 250, 10)];
         base.request_queue.push_back(0);
-        assert_eq!(step(&mut base, &mut s, &mut reqs), vec![(0, 30)]);
-        assert_eq!(step(&mut base, &mut s, &mut reqs), vec![(0, 1)]);
+        assert_eq!(step(&mut base, &mut s, &mut reqs, 1.0), vec![(0, 30)]);
+        assert_eq!(step(&mut base, &mut s, &mut reqs, 1.0), vec![(0, 1)]);
         base.request_queue.push_back(1);
         // Prefill-only steps: 100, 100, 50, with request 0 stalled throughout.
-        assert_eq!(step(&mut base, &mut s, &mut reqs), vec![(1, 100)]);
-        assert_eq!(step(&mut base, &mut s, &mut reqs), vec![(1, 100)]);
-        assert_eq!(step(&mut base, &mut s, &mut reqs), vec![(1, 50)]);
-        assert_eq!(step(&mut base, &mut s, &mut reqs), vec![(0, 1), (1, 1)]);
+        assert_eq!(step(&mut base, &mut s, &mut reqs, 1.0), vec![(1, 100)]);
+        assert_eq!(step(&mut base, &mut s, &mut reqs, 1.0), vec![(1, 100)]);
+        assert_eq!(step(&mut base, &mut s, &mut reqs, 1.0), vec![(1, 50)]);
+        assert_eq!(
+            step(&mut base, &mut s, &mut reqs, 1.0),
+            vec![(0, 1), (1, 1)]
+        );
     }
 
     #[test]
@@ -381,10 +363,10 @@ mod tests {
             Request::new(1, 0.0, 200, 200),
         ];
         base.request_queue.push_back(0);
-        step(&mut base, &mut s, &mut reqs);
+        step(&mut base, &mut s, &mut reqs, 1.0);
         base.request_queue.push_back(1);
         // free = 900 (100 prompt tokens held); reserve = 499 · 0.7 ≈ 349; 900 − 349 = 551 > 400.
-        assert_eq!(step(&mut base, &mut s, &mut reqs), vec![(1, 200)]);
+        assert_eq!(step(&mut base, &mut s, &mut reqs, 1.0), vec![(1, 200)]);
 
         let (mut base, mut s) = setup(1000, 8192);
         let mut reqs = vec![
@@ -392,13 +374,13 @@ mod tests {
             Request::new(1, 0.0, 200, 200),
         ];
         base.request_queue.push_back(0);
-        step(&mut base, &mut s, &mut reqs);
+        step(&mut base, &mut s, &mut reqs, 1.0);
         base.request_queue.push_back(1);
         // reserve = 799 · 0.7 ≈ 559; 900 − 559 = 341 < 400: refused, decode instead, and no
         // prefill is tried again until the running batch shrinks.
-        assert_eq!(step(&mut base, &mut s, &mut reqs), vec![(0, 1)]);
+        assert_eq!(step(&mut base, &mut s, &mut reqs, 1.0), vec![(0, 1)]);
         assert!(s.batch_is_full);
-        assert_eq!(step(&mut base, &mut s, &mut reqs), vec![(0, 1)]);
+        assert_eq!(step(&mut base, &mut s, &mut reqs, 1.0), vec![(0, 1)]);
     }
 
     #[test]
@@ -410,19 +392,19 @@ mod tests {
         let (mut base, mut s) = setup(40, 8192);
         let mut reqs = vec![Request::new(0, 0.0, 10, 25), Request::new(1, 0.0, 5, 15)];
         base.request_queue.push_back(0);
-        step(&mut base, &mut s, &mut reqs);
+        step(&mut base, &mut s, &mut reqs, 1.0);
         for _ in 0..5 {
-            step(&mut base, &mut s, &mut reqs);
+            step(&mut base, &mut s, &mut reqs, 1.0);
         }
         base.request_queue.push_back(1);
         s.new_token_ratio = 0.0;
         s.min_new_token_ratio = 0.0;
-        assert_eq!(step(&mut base, &mut s, &mut reqs), vec![(1, 5)]);
+        assert_eq!(step(&mut base, &mut s, &mut reqs, 1.0), vec![(1, 5)]);
         let before = s.new_token_ratio;
         // Both decode until the 40 tokens run out: then 1 (fewer generated) is retracted.
         let mut retracted = false;
         for _ in 0..30 {
-            step(&mut base, &mut s, &mut reqs);
+            step(&mut base, &mut s, &mut reqs, 1.0);
             if reqs[1].num_restarts == 1 {
                 retracted = true;
                 break;

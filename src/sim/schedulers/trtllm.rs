@@ -165,9 +165,8 @@ impl ReplicaScheduler for Trtllm {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::compat::Compat;
     use crate::sim::config::{SchedulerConfig, SchedulerKind};
-    use crate::sim::memory::MemoryPlan;
+    use crate::sim::schedulers::test_support::{replica, step};
 
     fn setup(num_blocks: u64, max_num_tokens: u32, chunking: bool) -> (ReplicaBase, Trtllm) {
         let mut cfg = SchedulerConfig::new(SchedulerKind::Trtllm);
@@ -175,31 +174,11 @@ mod tests {
             c.max_num_tokens = max_num_tokens;
             c.enable_chunked_context = chunking;
         }
-        let plan = MemoryPlan {
-            max_batch_size: 64,
-            max_request_slots: 64,
-            num_blocks,
-        };
-        let base = ReplicaBase::new(0, &cfg, &plan, 4096, 1, Compat::Default);
+        let base = replica(&cfg, num_blocks);
         let SchedulerConfig::Trtllm(c) = &cfg else {
             unreachable!()
         };
         (base, Trtllm::new(c))
-    }
-
-    fn step(base: &mut ReplicaBase, s: &mut Trtllm, reqs: &mut [Request]) -> Vec<(ReqId, u32)> {
-        let mut b = Batch::default();
-        assert!(s.next_batch(base, reqs, &mut b).unwrap());
-        for (&id, &n) in b.requests.iter().zip(&b.num_tokens) {
-            reqs[id as usize].on_batch_schedule(1.0);
-            reqs[id as usize].on_batch_end(1.0, n);
-        }
-        s.on_batch_end(base, reqs, &b);
-        b.requests
-            .iter()
-            .copied()
-            .zip(b.num_tokens.iter().copied())
-            .collect()
     }
 
     #[test]
@@ -209,15 +188,15 @@ mod tests {
         let (mut base, mut s) = setup(10, 8192, false);
         let mut reqs = vec![Request::new(0, 0.0, 100, 100), Request::new(1, 0.0, 64, 64)];
         base.request_queue.extend([0, 1]);
-        assert_eq!(step(&mut base, &mut s, &mut reqs), vec![(0, 100)]);
+        assert_eq!(step(&mut base, &mut s, &mut reqs, 1.0), vec![(0, 100)]);
         assert_eq!(s.reserved, 7);
         assert!(base.blocks.free_blocks() >= 4);
         for _ in 0..99 {
-            assert_eq!(step(&mut base, &mut s, &mut reqs), vec![(0, 1)]);
+            assert_eq!(step(&mut base, &mut s, &mut reqs, 1.0), vec![(0, 1)]);
         }
         assert!(reqs[0].completed);
         assert_eq!(s.reserved, 0);
-        assert_eq!(step(&mut base, &mut s, &mut reqs), vec![(1, 64)]);
+        assert_eq!(step(&mut base, &mut s, &mut reqs, 1.0), vec![(1, 64)]);
     }
 
     #[test]
@@ -230,14 +209,20 @@ mod tests {
             Request::new(3, 0.0, 98, 10),
         ];
         base.request_queue.extend([0, 1]);
-        assert_eq!(step(&mut base, &mut s, &mut reqs), vec![(0, 50), (1, 49)]);
+        assert_eq!(
+            step(&mut base, &mut s, &mut reqs, 1.0),
+            vec![(0, 50), (1, 49)]
+        );
         // 2 decodes + 99 > 100: the prompt waits whole (no chunking), and blocks 3 behind it.
         base.request_queue.extend([2, 3]);
-        assert_eq!(step(&mut base, &mut s, &mut reqs), vec![(0, 1), (1, 1)]);
+        assert_eq!(
+            step(&mut base, &mut s, &mut reqs, 1.0),
+            vec![(0, 1), (1, 1)]
+        );
         // Swap in a 98-token head: 2 + 98 = 100 fits.
         base.request_queue.pop_front();
         assert_eq!(
-            step(&mut base, &mut s, &mut reqs),
+            step(&mut base, &mut s, &mut reqs, 1.0),
             vec![(0, 1), (1, 1), (3, 98)]
         );
     }
@@ -247,11 +232,17 @@ mod tests {
         let (mut base, mut s) = setup(1000, 100, true);
         let mut reqs = vec![Request::new(0, 0.0, 50, 10), Request::new(1, 0.0, 150, 10)];
         base.request_queue.push_back(0);
-        assert_eq!(step(&mut base, &mut s, &mut reqs), vec![(0, 50)]);
+        assert_eq!(step(&mut base, &mut s, &mut reqs, 1.0), vec![(0, 50)]);
         base.request_queue.push_back(1);
         // 100 − 1 decode = 99 → 96 (3 blocks of 32); then 99 → 54 is the final chunk.
-        assert_eq!(step(&mut base, &mut s, &mut reqs), vec![(0, 1), (1, 96)]);
-        assert_eq!(step(&mut base, &mut s, &mut reqs), vec![(0, 1), (1, 54)]);
+        assert_eq!(
+            step(&mut base, &mut s, &mut reqs, 1.0),
+            vec![(0, 1), (1, 96)]
+        );
+        assert_eq!(
+            step(&mut base, &mut s, &mut reqs, 1.0),
+            vec![(0, 1), (1, 54)]
+        );
         assert!(reqs[1].is_prefill_complete);
     }
 

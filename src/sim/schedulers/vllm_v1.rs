@@ -169,9 +169,8 @@ impl ReplicaScheduler for VllmV1 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::compat::Compat;
     use crate::sim::config::{SchedulerConfig, SchedulerKind};
-    use crate::sim::memory::MemoryPlan;
+    use crate::sim::schedulers::test_support::{replica, step};
 
     /// A replica with `num_blocks` blocks of `block_size` tokens and the given budget.
     fn setup(num_blocks: u64, budget: u32, seqs: u32) -> (ReplicaBase, VllmV1) {
@@ -180,38 +179,12 @@ mod tests {
             c.max_num_batched_tokens = Some(budget);
             c.max_num_seqs = Some(seqs);
         }
-        let plan = MemoryPlan {
-            max_batch_size: 64,
-            max_request_slots: 64,
-            num_blocks,
-        };
-        let base = ReplicaBase::new(0, &cfg, &plan, 4096, 1, Compat::Default);
+        let base = replica(&cfg, num_blocks);
         let SchedulerConfig::VllmV1(c) = &cfg else {
             unreachable!()
         };
         let s = VllmV1::new(c);
         (base, s)
-    }
-
-    fn step(
-        base: &mut ReplicaBase,
-        s: &mut VllmV1,
-        reqs: &mut [Request],
-        t: f64,
-    ) -> Vec<(ReqId, u32)> {
-        let mut b = Batch::default();
-        assert!(s.next_batch(base, reqs, &mut b).unwrap());
-        b.finalize(reqs);
-        for (&id, &n) in b.requests.iter().zip(&b.num_tokens) {
-            reqs[id as usize].on_batch_schedule(t);
-            reqs[id as usize].on_batch_end(t, n);
-        }
-        s.on_batch_end(base, reqs, &b);
-        b.requests
-            .iter()
-            .copied()
-            .zip(b.num_tokens.iter().copied())
-            .collect()
     }
 
     #[test]
