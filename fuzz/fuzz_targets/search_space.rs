@@ -20,6 +20,9 @@ fn points(s: &SearchSpace) -> u128 {
         .map(|x| {
             n(x.chunk_size.len())
                 * n(x.max_tokens_in_batch.len())
+                * n(x.max_num_batched_tokens.len())
+                * n(x.chunked_prefill_size.len())
+                * n(x.max_num_tokens.len())
                 * n(x
                     .batch_size_cap
                     .as_ref()
