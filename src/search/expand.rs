@@ -232,38 +232,13 @@ pub fn expand(space: &SearchSpace, base_dir: &Path) -> Result<Expansion, SearchE
                                             cap.saturating_mul(pp)
                                         });
                                     }
-                                    match &mut sched {
-                                        SchedulerConfig::Sarathi(c) => {
-                                            if let Some(chunk) = v.chunk {
-                                                c.chunk_size = chunk;
-                                            }
-                                        }
-                                        SchedulerConfig::Vllm(c) => {
-                                            if let Some(b) = v.max_tokens_in_batch {
-                                                c.max_tokens_in_batch = b;
-                                            }
-                                        }
-                                        SchedulerConfig::Lightllm(c) => {
-                                            if let Some(b) = v.max_tokens_in_batch {
-                                                c.max_tokens_in_batch = b;
-                                            }
-                                        }
-                                        SchedulerConfig::VllmV1(c) => {
-                                            if let Some(b) = v.max_tokens_in_batch {
-                                                c.max_num_batched_tokens = Some(b);
-                                            }
-                                        }
-                                        SchedulerConfig::Sglang(c) => {
-                                            if let Some(b) = v.max_tokens_in_batch {
-                                                c.chunked_prefill_size = b;
-                                            }
-                                        }
-                                        SchedulerConfig::Trtllm(c) => {
-                                            if let Some(b) = v.max_tokens_in_batch {
-                                                c.max_num_tokens = b;
-                                            }
-                                        }
-                                        _ => {}
+                                    if let (SchedulerConfig::Sarathi(c), Some(chunk)) =
+                                        (&mut sched, v.chunk)
+                                    {
+                                        c.chunk_size = chunk;
+                                    }
+                                    if let Some(b) = v.max_tokens_in_batch {
+                                        sched.set_token_budget(b);
                                     }
                                     sched.resolve_device_defaults(device);
                                     let config = PointConfig {

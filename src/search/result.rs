@@ -145,7 +145,8 @@ impl PointConfig {
     /// budget for the engine models, `, 8192 tokens/step`, and `, concurrency 32` for a
     /// closed-loop point).
     pub fn describe(&self) -> String {
-        let engine = matches!(self.scheduler.as_str(), "vllm_v1" | "sglang" | "trtllm");
+        let engine = crate::sim::SchedulerKind::from_name(&self.scheduler)
+            .is_some_and(|k| k.is_engine_model());
         format!(
             "{} on {}×{}: TP{} PP{} ×{}, {}, cap {}{}{}",
             self.model,

@@ -37,6 +37,31 @@ pub enum SchedulerKind {
 }
 
 impl SchedulerKind {
+    /// Every scheduler family: Vidur's five, then the three engine models.
+    pub const ALL: [SchedulerKind; 8] = [
+        SchedulerKind::Vllm,
+        SchedulerKind::Orca,
+        SchedulerKind::Sarathi,
+        SchedulerKind::Lightllm,
+        SchedulerKind::FasterTransformer,
+        SchedulerKind::VllmV1,
+        SchedulerKind::Sglang,
+        SchedulerKind::Trtllm,
+    ];
+
+    /// The family named `name` (as [`SchedulerKind::name`] writes it).
+    pub fn from_name(name: &str) -> Option<SchedulerKind> {
+        Self::ALL.into_iter().find(|k| k.name() == name)
+    }
+
+    /// The engine model of `engine` (a calibration's `serving.engines` key: `vllm`, `sglang`,
+    /// `trtllm`), if we have one.
+    pub fn for_engine(engine: &str) -> Option<SchedulerKind> {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.serving_engine() == Some(engine))
+    }
+
     /// Vidur's name for it.
     pub fn name(self) -> &'static str {
         match self {
@@ -86,6 +111,11 @@ fn default_max_tokens_in_batch() -> u32 {
 fn default_max_waiting_iters() -> u32 {
     10
 }
+/// `vllm serve`'s token budget and request cap on GPUs of at least 70 GiB other than A100
+/// (engines.md §2.6).
+const VLLM_V1_LARGE_GPU_DEFAULTS: (u32, u32) = (8192, 1024);
+/// The same on A100 and GPUs under 70 GiB.
+const VLLM_V1_SMALL_GPU_DEFAULTS: (u32, u32) = (2048, 256);
 fn default_sglang_block_size() -> u32 {
     1
 }
@@ -215,12 +245,14 @@ pub struct VllmV1Config {
 impl VllmV1Config {
     /// The step's token budget (`vllm serve`'s on a ≥70 GiB GPU other than A100 when unset).
     pub fn budget(&self) -> u32 {
-        self.max_num_batched_tokens.unwrap_or(8192)
+        self.max_num_batched_tokens
+            .unwrap_or(VLLM_V1_LARGE_GPU_DEFAULTS.0)
     }
 
     /// The request cap (1024, at most the budget, when unset).
     pub fn seqs(&self) -> u32 {
-        self.max_num_seqs.unwrap_or(1024.min(self.budget()))
+        self.max_num_seqs
+            .unwrap_or(VLLM_V1_LARGE_GPU_DEFAULTS.1.min(self.budget()))
     }
 }
 
@@ -368,7 +400,11 @@ impl SchedulerConfig {
         if let SchedulerConfig::VllmV1(c) = self {
             let large = device.total_memory_gb >= 70.0
                 && !device.name.to_ascii_lowercase().contains("a100");
-            let (tokens, seqs) = if large { (8192, 1024) } else { (2048, 256) };
+            let (tokens, seqs) = if large {
+                VLLM_V1_LARGE_GPU_DEFAULTS
+            } else {
+                VLLM_V1_SMALL_GPU_DEFAULTS
+            };
             let budget = *c.max_num_batched_tokens.get_or_insert(tokens);
             c.max_num_seqs.get_or_insert(seqs.min(budget));
         }
@@ -429,6 +465,21 @@ impl SchedulerConfig {
             SchedulerConfig::Sarathi(_)
             | SchedulerConfig::Orca(_)
             | SchedulerConfig::FasterTransformer(_) => None,
+        }
+    }
+
+    /// Set the step's token budget of a scheduler that has one (see [`Self::token_budget`]);
+    /// Sarathi, Orca and FasterTransformer have none and stay as they are.
+    pub fn set_token_budget(&mut self, tokens: u32) {
+        match self {
+            SchedulerConfig::Vllm(c) => c.max_tokens_in_batch = tokens,
+            SchedulerConfig::Lightllm(c) => c.max_tokens_in_batch = tokens,
+            SchedulerConfig::VllmV1(c) => c.max_num_batched_tokens = Some(tokens),
+            SchedulerConfig::Sglang(c) => c.chunked_prefill_size = tokens,
+            SchedulerConfig::Trtllm(c) => c.max_num_tokens = tokens,
+            SchedulerConfig::Sarathi(_)
+            | SchedulerConfig::Orca(_)
+            | SchedulerConfig::FasterTransformer(_) => {}
         }
     }
 
@@ -682,19 +733,18 @@ mod tests {
 
     #[test]
     fn serialize_round_trips() {
-        let mut cfgs: Vec<SchedulerConfig> = [
-            SchedulerKind::Vllm,
-            SchedulerKind::Orca,
-            SchedulerKind::Sarathi,
-            SchedulerKind::Lightllm,
-            SchedulerKind::FasterTransformer,
-            SchedulerKind::VllmV1,
-            SchedulerKind::Sglang,
-            SchedulerKind::Trtllm,
-        ]
-        .into_iter()
-        .map(SchedulerConfig::new)
-        .collect();
+        let mut cfgs: Vec<SchedulerConfig> = SchedulerKind::ALL
+            .into_iter()
+            .map(SchedulerConfig::new)
+            .collect();
+        for k in SchedulerKind::ALL {
+            assert_eq!(SchedulerKind::from_name(k.name()), Some(k));
+        }
+        assert_eq!(
+            SchedulerKind::for_engine("trtllm"),
+            Some(SchedulerKind::Trtllm)
+        );
+        assert_eq!(SchedulerKind::for_engine("lmdeploy"), None);
         cfgs[2] = parse("{type: sarathi, chunk_size: 1024, num_blocks: 77}").unwrap();
         for c in cfgs {
             let text = serde_saphyr::to_string(&c).unwrap();

@@ -23,6 +23,7 @@ use crate::config::predictor::NO_SERVING_ENGINE;
 use crate::config::sim_yaml::SimFile;
 use crate::measured::{Lengths, Load, MeasuredPoint, RequestRecord};
 use crate::predictor::serving::DEFAULT_ENGINE;
+use crate::sim::SchedulerKind;
 use crate::workload;
 
 /// Knobs of the matching simulations.
@@ -155,11 +156,10 @@ fn precision_supported(p: &str) -> bool {
 /// `chunked_prefill_size` is 8192 on every GPU from 60 to 160 GiB (A100-80GB, H100, H200), the
 /// scheduler's default; TRT-LLM's defaults do not depend on the GPU. Unknown engines get vLLM.
 fn scheduler_for(engine: Option<&str>) -> serde_json::Value {
-    match engine {
-        Some("sglang") => json!({"type": "sglang"}),
-        Some("trtllm") => json!({"type": "trtllm"}),
-        _ => json!({"type": "vllm_v1"}),
-    }
+    let kind = engine
+        .and_then(SchedulerKind::for_engine)
+        .unwrap_or(SchedulerKind::VllmV1);
+    json!({"type": kind.name()})
 }
 
 /// Why a point cannot be simulated, if it cannot.

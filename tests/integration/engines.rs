@@ -39,6 +39,24 @@ fn run(name: &str, text: &str) -> (serde_json::Value, Vec<u32>) {
     (summary, restarts(&out.join("request_metrics.csv")))
 }
 
+/// Run `simulate --output` on `text`; return its `summary.json` (with the run's resolved config
+/// and predictor, which `--json` does not print).
+fn simulate_summary(name: &str, text: &str) -> serde_json::Value {
+    let dir = crate::common::fresh_dir("engines", name);
+    let cfg = dir.join("sim.yaml");
+    std::fs::write(&cfg, text).unwrap();
+    let out = dir.join("out");
+    let (code, stdout) = run_bin(&[
+        "simulate",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(0), "{name}: {stdout}");
+    serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap()
+}
+
 fn restarts(csv: &Path) -> Vec<u32> {
     let (header, rows) = read_csv(csv);
     let c = header
@@ -198,20 +216,8 @@ fn engines_complete_with_pipeline_stages_under_kv_pressure() {
 fn engine_models_carry_their_engines_shipped_serving_overheads() {
     let base = "model: meta-llama/Llama-2-7b-hf\ndevice: h100\n\
                 workload:\n  closed_loop: {concurrency: 8, num_requests: 40, lengths: {fixed: {prefill_tokens: 256, decode_tokens: 32}}}\n";
-    let summary = |name: &str, extra: &str| -> serde_json::Value {
-        let dir = crate::common::fresh_dir("engines", &format!("overheads-{name}"));
-        let cfg = dir.join("sim.yaml");
-        std::fs::write(&cfg, format!("{base}{extra}")).unwrap();
-        let out = dir.join("out");
-        let (code, text) = run_bin(&[
-            "simulate",
-            "--config",
-            cfg.to_str().unwrap(),
-            "--output",
-            out.to_str().unwrap(),
-        ]);
-        assert_eq!(code, Some(0), "{name}: {text}");
-        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap()
+    let summary = |name: &str, extra: &str| {
+        simulate_summary(&format!("overheads-{name}"), &format!("{base}{extra}"))
     };
     let predictor = |s: &serde_json::Value| s["run"]["predictor"].as_str().unwrap().to_string();
     let tpot = |s: &serde_json::Value| s["tpot"]["mean"].as_f64().unwrap();
@@ -272,21 +278,7 @@ fn a_config_without_a_scheduler_runs_vllm_v1() {
         ("default-scheduler", "", "vllm_v1"),
         ("default-scheduler-vidur", "compat: vidur\n", "sarathi"),
     ] {
-        let dir = crate::common::fresh_dir("engines", name);
-        let cfg = dir.join("sim.yaml");
-        std::fs::write(&cfg, format!("{body}{extra}")).unwrap();
-        let out = dir.join("out");
-        let (code, text) = run_bin(&[
-            "simulate",
-            "--config",
-            cfg.to_str().unwrap(),
-            "--output",
-            out.to_str().unwrap(),
-        ]);
-        assert_eq!(code, Some(0), "{name}: {text}");
-        let s: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap())
-                .unwrap();
+        let s = simulate_summary(name, &format!("{body}{extra}"));
         let sched = &s["run"]["config"]["scheduler"];
         assert_eq!(sched["type"], want, "{name}");
         if want == "vllm_v1" {
