@@ -13,16 +13,7 @@ use vidur_search::workload::RequestSpec;
 
 use crate::common::LinearPredictor;
 
-const KINDS: [SchedulerKind; 8] = [
-    SchedulerKind::Vllm,
-    SchedulerKind::Orca,
-    SchedulerKind::Sarathi,
-    SchedulerKind::Lightllm,
-    SchedulerKind::FasterTransformer,
-    SchedulerKind::VllmV1,
-    SchedulerKind::Sglang,
-    SchedulerKind::Trtllm,
-];
+const KINDS: [SchedulerKind; 8] = SchedulerKind::ALL;
 
 fn config(
     kind: SchedulerKind,
